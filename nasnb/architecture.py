@@ -1,0 +1,247 @@
+"""Architectures: what each key's choice is, how it is written, read and saved as JSON.
+
+An *architecture* is a plain mapping ``key -> choice``: the candidate name for a
+LayerChoice, the list of chosen input names (or indices, when the inputs have no
+distinct names) for an InputChoice. :class:`Choice` describes one key of a search
+space and converts between that readable form, every NNI 1.x encoding, and the sorted
+tuple of candidate indices a :class:`~nasnb.decision.Decision` holds.
+
+Examples
+--------
+>>> from nasnb.architecture import Choice
+>>> op = Choice.layer("op", ("conv3x3", "conv5x5", "skip"))
+>>> op.parse("skip"), op.parse(1), op.parse([False, True, False])
+((2,), (1,), (1,))
+>>> op.encode((2,))
+'skip'
+>>> skip = Choice.input("skip", ("",), n_chosen=None)
+>>> skip.parse([]), skip.parse(""), skip.encode((0,))
+((), (0,), [0])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+__all__ = [
+    "Choice",
+    "InvalidChoice",
+    "dump_json",
+    "load_json",
+]
+
+Arch = dict[str, Any]
+
+
+class InvalidChoice(Exception):
+    """Raised by :meth:`Choice.parse`; carries what was expected (the caller adds key/value)."""
+
+    def __init__(self, expected: str):
+        super().__init__(expected)
+        self.expected = expected
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One key of a search space: what can be chosen and how choices are written.
+
+    Parameters
+    ----------
+    key : str
+        The decision's key.
+    kind : {"layer", "input"}
+        LayerChoice (exactly one candidate) or InputChoice (a subset of inputs).
+    names : tuple of str
+        Candidate names (LayerChoice) or the ``choose_from`` source keys (InputChoice).
+    n_chosen : int or None
+        Inputs to choose (always 1 for a LayerChoice; None means any subset).
+    paths : tuple of str
+        Module paths of every mutable sharing this key.
+    aliases : tuple of str
+        Other spellings of the key accepted on input (NNI 1.x automatic keys).
+    scope : str or None
+        Key of the innermost enclosing MutableScope.
+    """
+
+    key: str
+    kind: str
+    names: tuple[str, ...]
+    n_chosen: int | None = 1
+    paths: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    scope: str | None = None
+    reduction: str = "sum"
+    candidate_types: tuple[str, ...] = ()
+    lookup: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def layer(cls, key: str, names: tuple[str, ...], **kw: Any) -> "Choice":
+        """Describe a LayerChoice with candidates ``names``."""
+        lookup = {n: i for i, n in enumerate(names)}
+        return cls(key, "layer", tuple(names), 1, lookup=lookup, **kw)
+
+    @classmethod
+    def input(
+        cls,
+        key: str,
+        names: tuple[str, ...],
+        n_chosen: int | None = None,
+        source_aliases: Mapping[str, str] | None = None,
+        **kw: Any,
+    ) -> "Choice":
+        """Describe an InputChoice over inputs named ``names`` (``""`` = unnamed)."""
+        lookup: dict[str, int] = {}
+        for i, n in enumerate(names):
+            if n in lookup:
+                lookup[n] = -1  # ambiguous spelling
+            else:
+                lookup[n] = i
+        for alias, canonical in (source_aliases or {}).items():
+            if canonical in lookup and alias not in lookup:
+                lookup[alias] = lookup[canonical]
+        return cls(key, "input", tuple(names), n_chosen, lookup=lookup, **kw)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def n_candidates(self) -> int:
+        """Number of candidates (LayerChoice) or inputs (InputChoice)."""
+        return len(self.names)
+
+    @property
+    def size(self) -> int:
+        """Number of distinct choices for this key."""
+        n = self.n_candidates
+        if self.kind == "layer":
+            return n
+        if self.n_chosen is None:
+            return 2**n
+        return math.comb(n, self.n_chosen)
+
+    @property
+    def default(self) -> tuple[int, ...]:
+        """Indices chosen on construction: the first candidate / first ``n_chosen`` inputs."""
+        if self.kind == "layer":
+            return (0,)
+        k = self.n_candidates if self.n_chosen is None else self.n_chosen
+        return tuple(range(k))
+
+    @property
+    def named_inputs(self) -> bool:
+        """True when every input has a distinct non-empty name (exports use names)."""
+        return all(self.names) and len(set(self.names)) == len(self.names)
+
+    def describe(self) -> str:
+        """What a valid choice looks like, for error messages."""
+        if self.kind == "layer":
+            return f"one of {list(self.names)} (a candidate name) or an index in 0..{self.n_candidates - 1}"
+        how = "any number of" if self.n_chosen is None else f"exactly {self.n_chosen}"
+        spell = f"names from {list(self.names)} or " if self.named_inputs else ""
+        return f"a list of {how} distinct inputs ({spell}indices in 0..{self.n_candidates - 1})"
+
+    # -------------------------------------------------------------- encoding
+    def encode(self, indices: tuple[int, ...]) -> Any:
+        """Readable form of ``indices``: a name (LayerChoice) or a list of names/indices."""
+        if self.kind == "layer":
+            return self.names[indices[0]]
+        if self.named_inputs:
+            return [self.names[i] for i in indices]
+        return list(indices)
+
+    def parse(self, value: Any) -> tuple[int, ...]:
+        """Indices for ``value`` in any accepted encoding; raises :class:`InvalidChoice`.
+
+        Accepted: a name, an index, a list of names or indices, a multi-hot bool list
+        (or 0.0/1.0 floats) as long as the candidates, NNI's ``{"_value", "_idx"}`` form,
+        and tensors or arrays of those.
+        """
+        if isinstance(value, Mapping) and ("_idx" in value or "_value" in value):
+            value = value["_idx"] if "_idx" in value else value["_value"]
+        if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+            value = value.tolist()
+        if self.kind == "layer":
+            return self._parse_layer(value)
+        return self._parse_input(value)
+
+    def _index(self, item: Any) -> int:
+        if isinstance(item, str):
+            i = self.lookup.get(item)
+            if i is None or i < 0:
+                raise InvalidChoice(self.describe())
+            return i
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not 0 <= item < self.n_candidates:
+                raise InvalidChoice(self.describe())
+            return item
+        raise InvalidChoice(self.describe())
+
+    def _multi_hot(self, items: list) -> tuple[int, ...] | None:
+        if len(items) != self.n_candidates or not items:
+            return None
+        if all(isinstance(x, bool) for x in items):
+            return tuple(i for i, x in enumerate(items) if x)
+        if all(type(x) is float and x in (0.0, 1.0) for x in items):
+            return tuple(i for i, x in enumerate(items) if x == 1.0)
+        return None
+
+    def _parse_layer(self, value: Any) -> tuple[int, ...]:
+        if isinstance(value, (list, tuple)):
+            hot = self._multi_hot(list(value))
+            if hot is not None:
+                if len(hot) != 1:
+                    raise InvalidChoice(f"exactly one selected candidate, {self.describe()}")
+                return hot
+            if len(value) != 1:
+                raise InvalidChoice(self.describe())
+            value = value[0]
+        return (self._index(value),)
+
+    def _parse_input(self, value: Any) -> tuple[int, ...]:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            items = [value]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            raise InvalidChoice(self.describe())
+        hot = self._multi_hot(items)
+        chosen = hot if hot is not None else tuple(self._index(x) for x in items)
+        if len(set(chosen)) != len(chosen):
+            raise InvalidChoice(f"distinct inputs, {self.describe()}")
+        if self.n_chosen is not None and len(chosen) != self.n_chosen:
+            raise InvalidChoice(self.describe())
+        return tuple(sorted(chosen))
+
+    def all_indices(self) -> Iterator[tuple[int, ...]]:
+        """Every valid choice, in a fixed order (the default first)."""
+        from itertools import combinations
+
+        n = self.n_candidates
+        if self.kind == "layer":
+            for i in range(n):
+                yield (i,)
+        elif self.n_chosen is None:
+            for k in range(n, -1, -1):
+                yield from combinations(range(n), k)
+        else:
+            yield from combinations(range(n), self.n_chosen)
+
+
+def dump_json(arch: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Write ``arch`` as indented JSON (keys in space order)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(dict(arch), f, indent=2)
+        f.write("\n")
+
+
+def load_json(path: str | os.PathLike) -> Arch:
+    """Read an architecture JSON file (ours or NNI 1.x's); the object must be a mapping."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict):
+        from .exceptions import ArchitectureError, Problem
+
+        raise ArchitectureError([Problem("<file>", type(data).__name__, f"a JSON object in {os.fspath(path)!r}")])
+    return data

@@ -1,0 +1,74 @@
+"""The current decision of one key, shared by every mutable bound to that key.
+
+A :class:`Decision` holds the chosen candidate indices (a sorted tuple), an optional
+*mixer* that a one-shot algorithm installs to replace the discrete forward, and the
+listeners a :class:`~nasnb.SearchSpace` registers to hear about changes. Listeners and
+mixers are runtime state: deep copies and pickles keep only the indices.
+
+Examples
+--------
+>>> from nasnb.decision import Decision
+>>> d = Decision((0,))
+>>> seen = []
+>>> d.listeners.append(lambda dec, old, new: seen.append((old, new)))
+>>> d.set((1,))
+>>> d.indices, seen
+((1,), [((0,), (1,))])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+__all__ = ["Decision", "Mixer"]
+
+
+class Mixer(Protocol):
+    """What a one-shot algorithm installs on a decision to take over the forward pass.
+
+    Each method returns ``(output, mask)`` exactly as the discrete forward would
+    (``mask`` may be a float tensor of weights).
+    """
+
+    def forward_layer_choice(self, mutable: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        ...
+
+    def forward_input_choice(self, mutable: Any, inputs: list) -> tuple[Any, Any]:
+        ...
+
+
+Listener = Callable[["Decision", tuple, tuple], None]
+
+
+class Decision:
+    """Chosen indices of one key; ``set`` notifies listeners when they change."""
+
+    __slots__ = ("indices", "spec", "mixer", "listeners")
+
+    def __init__(self, indices: tuple[int, ...], spec: Any = None):
+        self.indices = indices
+        self.spec = spec  # the nasnb.architecture.Choice describing the key
+        self.mixer: Mixer | None = None
+        self.listeners: list[Listener] = []
+
+    def set(self, indices: tuple[int, ...]) -> None:
+        """Replace the chosen indices (already validated) and tell the listeners."""
+        old = self.indices
+        if old == indices:
+            return
+        self.indices = indices
+        for listener in list(self.listeners):
+            listener(self, old, indices)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"indices": self.indices, "spec": self.spec}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.indices = tuple(state["indices"])
+        self.spec = state["spec"]
+        self.mixer = None
+        self.listeners = []
+
+    def __repr__(self) -> str:
+        mixed = ", mixed" if self.mixer is not None else ""
+        return f"Decision({self.indices}{mixed})"

@@ -1,0 +1,166 @@
+"""Fixed architectures: plain modules without mutables, and NNI's in-place fixing.
+
+:meth:`nasnb.SearchSpace.fix` copies a model with each LayerChoice replaced by its
+chosen candidate and each InputChoice by a :class:`FixedInputChoice`;
+:func:`apply_fixed_architecture` does the same in place, as NNI 1.x did.
+
+Examples
+--------
+>>> import torch
+>>> from torch import nn
+>>> from nasnb import mutables
+>>> from nasnb.fixed import apply_fixed_architecture
+>>> net = nn.Sequential(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+>>> apply_fixed_architecture(net, {"act": 1})
+{'act': '1'}
+>>> net
+Sequential(
+  (0): Tanh()
+)
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ._reduction import reduce_outputs
+from .mutables import InputChoice, LayerChoice, Mutable
+
+__all__ = ["FixedInputChoice", "FixedLayerChoice", "apply_fixed_architecture", "fix_model"]
+
+
+class FixedInputChoice(nn.Module):
+    """An InputChoice frozen to ``chosen`` inputs; returns None when none is chosen.
+
+    Keeps the attributes NNI 1.x model code reads (``n_candidates``, ``choose_from``,
+    ``n_chosen``, ``reduction``, ``return_mask``, ``key``).
+
+    >>> import torch
+    >>> fic = FixedInputChoice((1,), n_candidates=2, reduction="sum", key="in")
+    >>> fic([torch.zeros(1), torch.ones(1)])
+    tensor([1.])
+    """
+
+    def __init__(
+        self,
+        chosen: Sequence[int],
+        n_candidates: int,
+        choose_from: Sequence[str] | None = None,
+        n_chosen: int | None = None,
+        reduction: str = "sum",
+        return_mask: bool = False,
+        key: str = "",
+    ):
+        super().__init__()
+        self.chosen = tuple(chosen)
+        self.n_candidates = n_candidates
+        self.choose_from = list(choose_from) if choose_from is not None else [""] * n_candidates
+        self.n_chosen = n_chosen
+        self.reduction = reduction
+        self.return_mask = return_mask
+        self.key = key
+        self._single = self.chosen[0] if len(self.chosen) == 1 and reduction != "none" else None
+
+    def forward(self, optional_inputs: Any) -> Any:
+        if isinstance(optional_inputs, Mapping):
+            optional_inputs = [optional_inputs[k] for k in self.choose_from]
+        if self._single is not None and not self.return_mask:
+            return optional_inputs[self._single]
+        out = reduce_outputs(self.reduction, [optional_inputs[i] for i in self.chosen])
+        if self.return_mask:
+            mask = torch.zeros(self.n_candidates, dtype=torch.bool)
+            mask[list(self.chosen)] = True
+            return out, mask
+        return out
+
+    def extra_repr(self) -> str:
+        return f"key={self.key!r}, chosen={list(self.chosen)}, reduction={self.reduction!r}"
+
+
+class FixedLayerChoice(nn.Module):
+    """The chosen candidate of a LayerChoice whose callers expect a mask or a list.
+
+    Used only for ``return_mask=True`` or ``reduction="none"``; otherwise the candidate
+    replaces the LayerChoice directly.
+    """
+
+    def __init__(self, module: nn.Module, index: int, n_candidates: int, as_list: bool, return_mask: bool, key: str = ""):
+        super().__init__()
+        self.module = module
+        self.index = index
+        self.n_candidates = n_candidates
+        self.as_list = as_list
+        self.return_mask = return_mask
+        self.key = key
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.module(*args, **kwargs)
+        if self.as_list:
+            out = [out]
+        if self.return_mask:
+            mask = torch.zeros(self.n_candidates, dtype=torch.bool)
+            mask[self.index] = True
+            return out, mask
+        return out
+
+
+def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None) -> nn.Module:
+    if isinstance(m, LayerChoice):
+        chosen = m[indices[0]]
+        if memo is not None:
+            chosen = copy.deepcopy(chosen, memo)
+        if m.return_mask or m.reduction == "none":
+            return FixedLayerChoice(chosen, indices[0], len(m), m.reduction == "none", m.return_mask, m.key)
+        return chosen
+    assert isinstance(m, InputChoice)
+    return FixedInputChoice(indices, m.n_candidates, m.choose_from, m.n_chosen, m.reduction, m.return_mask, m.key)
+
+
+def fix_model(model: nn.Module, members: Mapping[str, list[Mutable]], arch: Mapping[str, tuple[int, ...]]) -> nn.Module:
+    """Copy ``model`` with every choice of ``members`` replaced per ``arch`` (key -> indices).
+
+    Only chosen candidates are copied, so fixing a large supernet costs about as much as
+    building the chosen network. Prefer :meth:`nasnb.SearchSpace.fix`.
+    """
+    memo: dict[int, Any] = {}
+    for key, mods in members.items():
+        for m in mods:
+            if id(m) not in memo:
+                memo[id(m)] = _replacement(m, arch[key], memo)
+    return copy.deepcopy(model, memo)
+
+
+def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
+    """Fix ``model`` in place to ``fixed_arc`` (a mapping or a JSON path), as NNI 1.x did.
+
+    Every LayerChoice is replaced by its chosen candidate (weights kept) and every
+    InputChoice by a :class:`FixedInputChoice`. Returns the architecture in canonical
+    readable form.
+
+    Raises
+    ------
+    ArchitectureError
+        Missing, unknown or invalid keys, all at once; the model is left unchanged.
+    """
+    from .space import SearchSpace
+
+    space = SearchSpace(model)
+    arch = space.validate(fixed_arc)
+    space.apply(arch)
+    resolved = {k: space.decision(k).indices for k in space}
+    replacements = {}
+    for key in space:
+        for m in space.mutables(key):
+            replacements[id(m)] = _replacement(m, resolved[key], None)
+    if id(model) in replacements:
+        raise TypeError("apply_fixed_architecture cannot replace the model itself; use SearchSpace(model).fix()")
+    for parent in list(model.modules()):
+        for name, child in list(parent._modules.items()):
+            if child is not None and id(child) in replacements:
+                parent._modules[name] = replacements[id(child)]
+    return arch

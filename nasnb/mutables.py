@@ -1,0 +1,399 @@
+"""NNI 1.x compatible mutables: ``LayerChoice``, ``InputChoice`` and ``MutableScope``.
+
+Code written for ``nni.nas.pytorch.mutables`` runs unchanged after
+``from nasnb import mutables``. Unlike NNI, a model can be called right after it is
+built (each choice starts at its first candidate / first ``n_chosen`` inputs), deep
+copied and pickled; :class:`nasnb.SearchSpace` binds it to change decisions.
+
+Keys: an explicit ``key=`` wins. Without one, ``mutable.key`` is NNI's automatic key
+(``LayerChoice1``, ``InputChoice2``, ...) until a SearchSpace binds the model; from then
+on it is the dotted module path (``"conv1"``, ``"cells.0.op"``) and the automatic key
+stays an *alias* that ``apply``/``load`` accept, so NNI 1.x files keep loading. The
+automatic numbering restarts at 1 after every bind, as in a fresh NNI process.
+
+Examples
+--------
+>>> import torch
+>>> from torch import nn
+>>> from nasnb import mutables
+>>> op = mutables.LayerChoice([nn.Conv2d(3, 4, 3, padding=1), nn.Identity()], key="op")
+>>> op(torch.zeros(1, 3, 8, 8)).shape
+torch.Size([1, 4, 8, 8])
+>>> op.choice = "1"
+>>> op(torch.zeros(1, 3, 8, 8)).shape
+torch.Size([1, 3, 8, 8])
+>>> skip = mutables.InputChoice(n_candidates=1, n_chosen=None, key="skip")
+>>> skip.choice = []
+>>> skip([torch.ones(2)]) is None
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from typing import Any, Iterator, Mapping, Sequence, overload
+
+import torch
+from torch import nn
+
+from ._reduction import REDUCTIONS, reduce_outputs
+from .architecture import Choice, InvalidChoice
+from .decision import Decision
+from .exceptions import ArchitectureError, Problem
+
+__all__ = [
+    "InputChoice",
+    "LayerChoice",
+    "Mutable",
+    "MutableScope",
+    "global_mutable_counting",
+]
+
+_auto_key_counter = 0  # NNI 1.x's automatic-key counter; reset when a SearchSpace binds
+
+
+def global_mutable_counting() -> int:
+    """Advance and return NNI's automatic-key counter (first value 1)."""
+    global _auto_key_counter
+    _auto_key_counter += 1
+    return _auto_key_counter
+
+
+def _reset_global_mutable_counting() -> None:
+    """Restart automatic keys at 1 (NNI 1.x private name, kept for its tests)."""
+    global _auto_key_counter
+    _auto_key_counter = 0
+
+
+class Mutable(nn.Module):
+    """Base class of every mutable: a module that carries a key.
+
+    Parameters
+    ----------
+    key : str, optional
+        Name of the decision. Mutables sharing a key share one decision.
+    """
+
+    def __init__(self, key: str | None = None):
+        super().__init__()
+        if key is not None and not isinstance(key, str):
+            warnings.warn(f'key "{key}" is not a string, converted to string.', stacklevel=3)
+            key = str(key)
+        self._explicit_key = key
+        self._auto_key = None if key is not None else f"{type(self).__name__}{global_mutable_counting()}"
+        self._key = key if key is not None else self._auto_key
+        self._path: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The decision's key (explicit, else NNI automatic key, else module path once bound)."""
+        return self._key
+
+    @property
+    def alias(self) -> str | None:
+        """NNI 1.x automatic key of a mutable built without ``key=`` (None otherwise)."""
+        return self._auto_key
+
+    @property
+    def name(self) -> str:
+        """Dotted module path once bound (the key before that)."""
+        return self._path if self._path is not None else self._key
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._path = value
+
+    def _bind(self, key: str, path: str) -> None:
+        self._key = key
+        self._path = path
+
+
+class MutableScope(Mutable):
+    """Marks a sub-graph (cell, node, layer) as a unit; its key can be an input source.
+
+    Subclass it like ``nn.Module`` and call ``super().__init__(key)``.
+
+    >>> class Cell(MutableScope):
+    ...     def __init__(self):
+    ...         super().__init__("cell")
+    >>> Cell().key
+    'cell'
+    """
+
+    def __init__(self, key: str | None):
+        super().__init__(key)
+
+
+class _Choosable(Mutable):
+    """Shared behaviour of LayerChoice and InputChoice: a decision and its spec."""
+
+    _decision: Decision
+
+    def _local_spec(self) -> Choice:
+        raise NotImplementedError
+
+    @property
+    def spec(self) -> Choice:
+        """The :class:`~nasnb.architecture.Choice` describing this mutable's key."""
+        spec = self._decision.spec
+        if spec is None or spec.key != self._key:
+            spec = self._local_spec()
+            self._decision.spec = spec
+        return spec
+
+    @property
+    def decision(self) -> Decision:
+        """The (possibly shared) decision this mutable reads in forward."""
+        return self._decision
+
+    @property
+    def choice(self) -> Any:
+        """Current choice in readable form; assign a name, index or list to change it."""
+        return self.spec.encode(self._decision.indices)
+
+    @choice.setter
+    def choice(self, value: Any) -> None:
+        spec = self.spec
+        try:
+            indices = spec.parse(value)
+        except InvalidChoice as err:
+            raise ArchitectureError([Problem(spec.key, value, err.expected)]) from None
+        self._decision.set(indices)
+
+    def extra_repr(self) -> str:
+        return f"key={self._key!r}, choice={self.choice!r}"
+
+
+class LayerChoice(_Choosable):
+    """Choose one of several candidate modules; every call runs the chosen one.
+
+    Parameters
+    ----------
+    op_candidates : list of nn.Module or OrderedDict[str, nn.Module]
+        The candidates. A list names them ``"0"``, ``"1"``, ...
+    reduction : {"sum", "mean", "concat", "none"}
+        How several selected outputs combine (one-shot algorithms); ``"none"`` returns a list.
+    return_mask : bool
+        Also return a bool mask of the selected candidates.
+    key : str, optional
+        Decision key; mutables with the same key share one decision.
+
+    Shape: whatever the candidates take and return; all get the same ``*args, **kwargs``.
+
+    >>> import torch
+    >>> from collections import OrderedDict
+    >>> lc = LayerChoice(OrderedDict(relu=torch.nn.ReLU(), tanh=torch.nn.Tanh()), key="act")
+    >>> lc.names, len(lc), lc.choice
+    (['relu', 'tanh'], 2, 'relu')
+    """
+
+    _RESERVED = frozenset({"length", "reduction", "return_mask", "_key", "key", "names"})
+
+    @overload
+    def __init__(self, op_candidates: list[nn.Module], reduction: str = ..., return_mask: bool = ..., key: str | None = ...) -> None: ...
+    @overload
+    def __init__(self, op_candidates: Mapping[str, nn.Module], reduction: str = ..., return_mask: bool = ..., key: str | None = ...) -> None: ...
+
+    def __init__(self, op_candidates, reduction="sum", return_mask=False, key=None):
+        super().__init__(key)
+        if isinstance(op_candidates, Mapping):
+            items = list(op_candidates.items())
+        elif isinstance(op_candidates, list):
+            items = [(str(i), m) for i, m in enumerate(op_candidates)]
+        else:
+            raise TypeError(
+                f"LayerChoice {self._key!r}: op_candidates must be a list or an OrderedDict of nn.Module, "
+                f"got {type(op_candidates).__name__}"
+            )
+        if not items:
+            raise ValueError(f"LayerChoice {self._key!r}: op_candidates is empty; expected at least one candidate")
+        self.names: list[str] = []
+        for name, module in items:
+            if not isinstance(name, str) or not name or "." in name:
+                raise ValueError(f"LayerChoice {self._key!r}: candidate name {name!r} must be a non-empty string without '.'")
+            if name in self._RESERVED:
+                raise ValueError(f"LayerChoice {self._key!r}: please don't use a reserved name {name!r} for your module")
+            if not isinstance(module, nn.Module):
+                raise TypeError(
+                    f"LayerChoice {self._key!r}: candidate {name!r} must be an nn.Module, got {type(module).__name__}"
+                )
+            if name in self._modules:
+                raise ValueError(f"LayerChoice {self._key!r}: duplicate candidate name {name!r}")
+            self.add_module(name, module)
+            self.names.append(name)
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"LayerChoice {self._key!r}: reduction {reduction!r} is not one of {list(REDUCTIONS)}")
+        self.reduction = reduction
+        self.return_mask = return_mask
+        self._decision = Decision((0,))
+
+    def _local_spec(self) -> Choice:
+        types = tuple(type(m).__name__ for m in self)
+        return Choice.layer(self._key, tuple(self.names), reduction=self.reduction, candidate_types=types)
+
+    # ------------------------------------------------------------ container
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[nn.Module]:
+        return (self._modules[n] for n in self.names)
+
+    def __getitem__(self, idx: int | slice | str) -> Any:
+        if isinstance(idx, str):
+            return self._modules[idx]
+        return list(self)[idx]
+
+    def __setitem__(self, idx: int | str, module: nn.Module) -> None:
+        name = idx if isinstance(idx, str) else self.names[idx]
+        if name not in self.names:
+            raise KeyError(f"LayerChoice {self._key!r} has no candidate {name!r}; candidates are {self.names}")
+        self._modules[name] = module
+
+    def __delitem__(self, idx: int | slice | str) -> None:
+        if isinstance(idx, slice):
+            doomed = self.names[idx]
+        elif isinstance(idx, str):
+            doomed = [idx]
+        else:
+            doomed = [self.names[idx]]
+        current = self.names[self._decision.indices[0]] if self._decision.indices else None
+        for name in doomed:
+            del self._modules[name]
+            self.names.remove(name)
+        self._decision.spec = None
+        self._decision.indices = (self.names.index(current),) if current in self.names else (0,)
+
+    @property
+    def length(self) -> int:
+        """Deprecated NNI alias of ``len(self)``."""
+        warnings.warn("LayerChoice.length is deprecated; use len(choice)", DeprecationWarning, stacklevel=2)
+        return len(self)
+
+    @property
+    def choices(self) -> list[nn.Module]:
+        """Deprecated NNI alias of ``list(self)``."""
+        warnings.warn("LayerChoice.choices is deprecated; use list(choice)", DeprecationWarning, stacklevel=2)
+        return list(self)
+
+    @property
+    def active(self) -> nn.Module:
+        """The candidate module chosen now."""
+        return self._modules[self.names[self._decision.indices[0]]]
+
+    # -------------------------------------------------------------- forward
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        decision = self._decision
+        if decision.mixer is not None:
+            out, mask = decision.mixer.forward_layer_choice(self, args, kwargs)
+            return (out, mask) if self.return_mask else out
+        index = decision.indices[0]
+        out = self._modules[self.names[index]](*args, **kwargs)
+        if self.reduction == "none":
+            out = [out]
+        if self.return_mask:
+            mask = torch.zeros(len(self.names), dtype=torch.bool)
+            mask[index] = True
+            return out, mask
+        return out
+
+
+class InputChoice(_Choosable):
+    """Choose which of several input tensors to use; returns their reduction or None.
+
+    Parameters
+    ----------
+    n_candidates : int, optional
+        Number of inputs; defaults to ``len(choose_from)``.
+    choose_from : list of str, optional
+        Key of the mutable producing each input, or ``InputChoice.NO_KEY``.
+    n_chosen : int or None
+        How many inputs to choose; None means any subset (possibly empty -> ``None``).
+    reduction : {"sum", "mean", "concat", "none"}
+        How chosen inputs combine; ``"none"`` returns a list (``[]`` if empty).
+    return_mask : bool
+        Also return a bool mask of the chosen inputs.
+    key : str, optional
+        Decision key.
+
+    >>> import torch
+    >>> ic = InputChoice(n_candidates=3, n_chosen=2, reduction="sum", key="in")
+    >>> ic([torch.ones(1), torch.ones(1) * 2, torch.ones(1) * 4])
+    tensor([3.])
+    """
+
+    NO_KEY = ""
+
+    def __init__(
+        self,
+        n_candidates: int | None = None,
+        choose_from: Sequence[str] | None = None,
+        n_chosen: int | None = None,
+        reduction: str = "sum",
+        return_mask: bool = False,
+        key: str | None = None,
+    ):
+        super().__init__(key)
+        where = f"InputChoice {self._key!r}"
+        if n_candidates is None and choose_from is None:
+            raise ValueError(f"{where}: at least one of `n_candidates` and `choose_from` must be given")
+        if choose_from is None:
+            if not isinstance(n_candidates, int) or isinstance(n_candidates, bool):
+                raise TypeError(f"{where}: n_candidates must be an int, got {n_candidates!r}")
+            choose_from = [self.NO_KEY] * max(n_candidates, 0)
+        choose_from = [c if isinstance(c, str) else str(c) for c in choose_from]
+        if n_candidates is None:
+            n_candidates = len(choose_from)
+        if n_candidates != len(choose_from):
+            raise ValueError(
+                f"{where}: n_candidates={n_candidates} must equal the length of choose_from ({len(choose_from)})"
+            )
+        if n_candidates <= 0:
+            raise ValueError(f"{where}: number of candidates must be greater than 0, got {n_candidates}")
+        if n_chosen is not None and (
+            not isinstance(n_chosen, int) or isinstance(n_chosen, bool) or not 0 <= n_chosen <= n_candidates
+        ):
+            raise ValueError(f"{where}: n_chosen must be None or an int in 0..{n_candidates}, got {n_chosen!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{where}: reduction {reduction!r} is not one of {list(REDUCTIONS)}")
+        self.n_candidates = n_candidates
+        self.choose_from = list(choose_from)
+        self.n_chosen = n_chosen
+        self.reduction = reduction
+        self.return_mask = return_mask
+        k = n_candidates if n_chosen is None else n_chosen
+        self._decision = Decision(tuple(range(k)))
+
+    def _local_spec(self) -> Choice:
+        return Choice.input(self._key, tuple(self.choose_from), self.n_chosen, reduction=self.reduction)
+
+    def forward(self, optional_inputs: Sequence[Any] | Mapping[str, Any]) -> Any:
+        if isinstance(optional_inputs, Mapping):
+            missing = [k for k in self.choose_from if k not in optional_inputs]
+            if missing or len(optional_inputs) != self.n_candidates:
+                raise ValueError(
+                    f"InputChoice {self._key!r}: input dict has keys {list(optional_inputs)}, "
+                    f"expected exactly the keys {self.choose_from}"
+                )
+            inputs = [optional_inputs[k] for k in self.choose_from]
+        elif isinstance(optional_inputs, (list, tuple)):
+            inputs = list(optional_inputs)
+        else:
+            raise TypeError(
+                f"InputChoice {self._key!r}: optional inputs must be a list or a dict, "
+                f"not {type(optional_inputs).__name__}"
+            )
+        if len(inputs) != self.n_candidates:
+            raise ValueError(
+                f"InputChoice {self._key!r}: got {len(inputs)} inputs, expected {self.n_candidates} (n_candidates)"
+            )
+        decision = self._decision
+        if decision.mixer is not None:
+            out, mask = decision.mixer.forward_input_choice(self, inputs)
+            return (out, mask) if self.return_mask else out
+        out = reduce_outputs(self.reduction, [inputs[i] for i in decision.indices])
+        if self.return_mask:
+            mask = torch.zeros(self.n_candidates, dtype=torch.bool)
+            mask[list(decision.indices)] = True
+            return out, mask
+        return out

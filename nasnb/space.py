@@ -1,0 +1,463 @@
+"""SearchSpace: bind a model with mutables and read, change, sample and fix its decisions.
+
+The space owns one :class:`~nasnb.decision.Decision` per key; every mutable with that
+key reads it in ``forward``. Whoever changes a decision (``apply``, a widget, a
+search strategy, ``mutable.choice = ...``), observers hear about it.
+
+Examples
+--------
+>>> import torch
+>>> from torch import nn
+>>> import nasnb
+>>> from nasnb import mutables
+>>> class Net(nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.conv = mutables.LayerChoice([nn.Conv2d(1, 4, 3), nn.Conv2d(1, 4, 5)])
+...         self.skip = mutables.InputChoice(n_candidates=1, n_chosen=None)
+...     def forward(self, x):
+...         x = self.conv(x)
+...         y = self.skip([x])
+...         return x if y is None else x + y
+>>> space = nasnb.SearchSpace(Net())
+>>> list(space), space.size
+(['conv', 'skip'], 4)
+>>> space.current()
+{'conv': '0', 'skip': [0]}
+>>> space.apply({"conv": "1", "skip": []})
+>>> space.model(torch.zeros(1, 1, 8, 8)).shape
+torch.Size([1, 4, 4, 4])
+>>> arch = space.sample(seed=0)
+>>> space.validate(arch) == arch
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import os
+import random
+from collections.abc import Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+from torch import nn
+
+from .architecture import Choice, InvalidChoice, dump_json, load_json
+from .decision import Decision, Mixer
+from .exceptions import ArchitectureError, Problem, SearchSpaceError
+from .mutables import InputChoice, LayerChoice, Mutable, MutableScope, _reset_global_mutable_counting
+
+__all__ = ["SearchSpace"]
+
+Arch = dict[str, Any]
+Observer = Callable[[dict[str, tuple[Any, Any]]], None]
+_MISSING = "<missing>"
+
+
+def _kind(m: Mutable) -> str:
+    if isinstance(m, LayerChoice):
+        return "LayerChoice"
+    if isinstance(m, InputChoice):
+        return "InputChoice"
+    if isinstance(m, MutableScope):
+        return "MutableScope"
+    return type(m).__name__
+
+
+class SearchSpace(Mapping):
+    """The decisions of a model with mutables, as a mapping ``key -> Choice``.
+
+    Use it to inspect a space (``len``, iteration, ``space[key]``, ``size``), to change
+    the model's architecture (``apply``, ``load``), to draw architectures (``sample``,
+    ``grid``) and to turn one into a plain module (``fix``).
+
+    Parameters
+    ----------
+    model : nn.Module
+        A module containing LayerChoice / InputChoice / MutableScope modules.
+
+    Raises
+    ------
+    SearchSpaceError
+        Nested mutables, a key shared by incompatible mutables (both module paths are
+        named), or a ``choose_from`` entry that names no earlier mutable.
+    """
+
+    def __init__(self, model: nn.Module):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"SearchSpace expects an nn.Module, got {type(model).__name__}")
+        self.model = model
+        self._observers: list[Observer] = []
+        self._pending: dict[str, list[Any]] | None = None
+        self._bind()
+
+    # ------------------------------------------------------------ binding
+    def _walk(self) -> list[tuple[str, Mutable, str | None]]:
+        found: list[tuple[str, Mutable, str | None]] = []
+        memo: set[int] = set()
+
+        def visit(module: nn.Module, path: str, scope: str | None, inside: tuple[str, Mutable] | None) -> None:
+            if isinstance(module, Mutable):
+                if inside is not None:
+                    raise SearchSpaceError(
+                        f"Cannot have nested search space: {_kind(module)} at {path!r} is inside "
+                        f"{_kind(inside[1])} {inside[0]!r}; a candidate of a choice must not contain mutables",
+                        key=path,
+                    )
+                found.append((path, module, scope))
+                if isinstance(module, MutableScope):
+                    scope = path
+                else:
+                    inside = (path, module)
+            for name, child in module._modules.items():
+                if child is None or id(child) in memo:
+                    continue
+                memo.add(id(child))
+                visit(child, f"{path}.{name}" if path else name, scope, inside)
+
+        memo.add(id(self.model))
+        visit(self.model, "", None, None)
+        return found
+
+    def _bind(self) -> None:
+        entries = self._walk()
+        root_key = lambda m: m._explicit_key or m._auto_key  # noqa: E731
+        groups: dict[str, list[tuple[str, Mutable, str | None]]] = {}
+        for path, m, scope in entries:
+            key = m._explicit_key if m._explicit_key is not None else (path or root_key(m))
+            groups.setdefault(key, []).append((path, m, scope))
+        path_to_key = {path: (m._explicit_key if m._explicit_key is not None else (path or root_key(m)))
+                       for path, m, _ in entries}
+
+        # aliases: NNI automatic keys -> canonical key
+        aliases: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for key, members in groups.items():
+            for _, m, _ in members:
+                if m._auto_key and m._auto_key != key:
+                    if aliases.get(m._auto_key, key) != key:
+                        ambiguous.add(m._auto_key)
+                    aliases[m._auto_key] = key
+        for a in list(aliases):
+            if a in groups or a in ambiguous:
+                del aliases[a]
+
+        def canonical(k: str) -> str | None:
+            if k in groups:
+                return k
+            return aliases.get(k)
+
+        self._choices: dict[str, Choice] = {}
+        self._scopes: dict[str, tuple[str, ...]] = {}
+        self._members: dict[str, list[Mutable]] = {}
+        self._decisions: dict[str, Decision] = {}
+        self._aliases = aliases
+        self._ambiguous = ambiguous
+        seen: set[str] = set()
+        for path, m, scope in entries:  # pre-order: check choose_from against earlier keys
+            key = path_to_key[path]
+            seen.add(key)
+            if isinstance(m, InputChoice):
+                for src in m.choose_from:
+                    if src == InputChoice.NO_KEY:
+                        continue
+                    c = canonical(src)
+                    if c is None or c not in seen:
+                        raise SearchSpaceError(
+                            f"InputChoice {key!r} (at {path!r}): choose_from entry {src!r} is not NO_KEY and not "
+                            f"the key of a mutable that appears before it; keys seen so far: {sorted(seen)}",
+                            key=key,
+                            value=src,
+                        )
+
+        for key, members in groups.items():
+            first_path, first, scope = members[0]
+            for path, m, _ in members[1:]:
+                self._check_compatible(key, first_path, first, path, m)
+            for path, m, _ in members:
+                m._bind(key, path)
+            paths = tuple(p for p, _, _ in members)
+            al = tuple(sorted({m._auto_key for _, m, _ in members if m._auto_key and aliases.get(m._auto_key) == key}))
+            scope_key = path_to_key.get(scope) if scope is not None else None
+            if isinstance(first, MutableScope):
+                self._scopes[key] = paths
+                continue
+            if isinstance(first, LayerChoice):
+                types = tuple(type(c).__name__ for c in first)
+                spec = Choice.layer(key, tuple(first.names), paths=paths, aliases=al, scope=scope_key,
+                                    reduction=first.reduction, candidate_types=types)
+            else:
+                names = tuple(canonical(s) or s for s in first.choose_from)
+                spec = Choice.input(key, names, first.n_chosen, source_aliases=aliases, paths=paths,
+                                    aliases=al, scope=scope_key, reduction=first.reduction)
+            decision = first._decision
+            if len(decision.indices) == 0 and spec.kind == "layer" or any(i >= spec.n_candidates for i in decision.indices):
+                decision.indices = spec.default
+            decision.spec = spec
+            if self._on_decision not in decision.listeners:
+                decision.listeners.append(self._on_decision)
+            for _, m, _ in members:
+                m._decision = decision
+            self._choices[key] = spec
+            self._members[key] = [m for _, m, _ in members]
+            self._decisions[key] = decision
+        _reset_global_mutable_counting()
+
+    @staticmethod
+    def _check_compatible(key: str, path_a: str, a: Mutable, path_b: str, b: Mutable) -> None:
+        def refuse(what: str, va: Any, vb: Any) -> None:
+            raise SearchSpaceError(
+                f"key {key!r} is shared by {_kind(a)} at {path_a!r} and {_kind(b)} at {path_b!r}, "
+                f"but their {what} differ: {va!r} vs {vb!r}; mutables sharing a key must be alike "
+                f"(give one of them another key)",
+                key=key,
+            )
+
+        if a._explicit_key is None or b._explicit_key is None:
+            raise SearchSpaceError(
+                f"key {key!r} is the module path of {_kind(a)} at {path_a!r} and the explicit key of "
+                f"{_kind(b)} at {path_b!r}; give the second one another key",
+                key=key,
+            )
+        if _kind(a) != _kind(b):
+            refuse("kinds", _kind(a), _kind(b))
+        if isinstance(a, LayerChoice):
+            if len(a) != len(b):
+                refuse("candidate counts", len(a), len(b))
+            if a.names != b.names:
+                refuse("candidate names", a.names, b.names)
+        elif isinstance(a, InputChoice):
+            for attr in ("n_candidates", "n_chosen", "choose_from"):
+                if getattr(a, attr) != getattr(b, attr):
+                    refuse(attr, getattr(a, attr), getattr(b, attr))
+
+    # ------------------------------------------------------ mapping protocol
+    def __getitem__(self, key: str) -> Choice:
+        canonical = self._canonical(key)
+        if canonical is None:
+            raise LookupError(self._unknown_key_message(key))
+        return self._choices[canonical]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._choices)
+
+    def __len__(self) -> int:
+        return len(self._choices)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._canonical(key) is not None
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({type(self.model).__name__}: {len(self)} keys, size={self.size})"
+
+    def _canonical(self, key: str) -> str | None:
+        if key in self._choices:
+            return key
+        c = self._aliases.get(key)
+        return c if c in self._choices else None
+
+    def _unknown_key_message(self, key: Any) -> str:
+        if key in self._scopes:
+            return f"{key!r} is a MutableScope, which has no choice of its own"
+        if key in self._ambiguous:
+            return f"{key!r} is an automatic NNI key shared by several mutables of this model; use module-path keys"
+        known = list(self._choices)
+        close = difflib.get_close_matches(str(key), known + list(self._aliases), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"no key {key!r} in this search space{hint}; keys are {known}"
+
+    @property
+    def size(self) -> int:
+        """Exact number of distinct architectures (a Python int)."""
+        total = 1
+        for spec in self._choices.values():
+            total *= spec.size
+        return total
+
+    @property
+    def scopes(self) -> dict[str, tuple[str, ...]]:
+        """MutableScope keys and their module paths."""
+        return dict(self._scopes)
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """NNI 1.x automatic keys accepted on input, mapped to their canonical keys."""
+        return dict(self._aliases)
+
+    def mutables(self, key: str) -> list[Mutable]:
+        """Every mutable module bound to ``key`` (several when the key is shared)."""
+        return list(self._members[self[key].key])
+
+    def decision(self, key: str) -> Decision:
+        """The decision object of ``key`` (one-shot algorithms install mixers on it)."""
+        return self._decisions[self[key].key]
+
+    # --------------------------------------------------------- architectures
+    def current(self) -> Arch:
+        """The architecture the model runs now, in readable form."""
+        return {k: spec.encode(self._decisions[k].indices) for k, spec in self._choices.items()}
+
+    export = current
+
+    def _resolve(self, arch: Any, full: bool) -> dict[str, tuple[int, ...]]:
+        if isinstance(arch, (str, os.PathLike)):
+            arch = load_json(arch)
+        if not isinstance(arch, Mapping):
+            raise ArchitectureError(
+                [Problem("<architecture>", arch, "a mapping key -> choice (or a path to a JSON file)")]
+            )
+        resolved: dict[str, tuple[int, ...]] = {}
+        problems: list[Problem] = []
+        for key, value in arch.items():
+            canonical = self._canonical(key) if isinstance(key, str) else None
+            if canonical is None:
+                problems.append(Problem(str(key), value, "a key of this space: " + self._unknown_key_message(key)))
+                continue
+            spec = self._choices[canonical]
+            try:
+                indices = spec.parse(value)
+            except InvalidChoice as err:
+                problems.append(Problem(canonical, value, err.expected))
+                continue
+            if canonical in resolved and resolved[canonical] != indices:
+                problems.append(Problem(canonical, value, "one value per key (also given under an alias)"))
+                continue
+            resolved[canonical] = indices
+        if full:
+            for key, spec in self._choices.items():
+                if key not in resolved:
+                    problems.append(Problem(key, _MISSING, spec.describe()))
+        if problems:
+            raise ArchitectureError(problems)
+        return resolved
+
+    def validate(self, arch: Mapping[str, Any] | str | os.PathLike) -> Arch:
+        """Check a full architecture and return it in canonical readable form.
+
+        Raises
+        ------
+        ArchitectureError
+            Every missing, unknown or invalid key at once, each with value and expectation.
+        """
+        resolved = self._resolve(arch, full=True)
+        return {k: self._choices[k].encode(resolved[k]) for k in self._choices}
+
+    def apply(self, arch: Mapping[str, Any] | str | os.PathLike) -> None:
+        """Change the decisions named in ``arch`` (a partial mapping is fine).
+
+        Accepts every NNI 1.x encoding: a name, an index, a list of names or indices, a
+        multi-hot bool list, ``{"_value", "_idx"}`` dicts, or a path to a JSON file. On
+        any problem nothing changes and :class:`ArchitectureError` lists them all.
+        """
+        resolved = self._resolve(arch, full=False)
+        with self.batch():
+            for key, indices in resolved.items():
+                self._decisions[key].set(indices)
+
+    def load(self, path: str | os.PathLike) -> Arch:
+        """Apply a full architecture from a JSON file (ours or NNI 1.x's); return it."""
+        arch = self.validate(load_json(path))
+        self.apply(arch)
+        return arch
+
+    def save(self, path: str | os.PathLike, arch: Mapping[str, Any] | None = None) -> Arch:
+        """Write ``arch`` (default: the current one) as readable JSON; return what was written."""
+        arch = self.current() if arch is None else self.validate(arch)
+        dump_json(arch, path)
+        return arch
+
+    def sample(self, seed: int | random.Random | None = None) -> Arch:
+        """Draw an architecture uniformly at random (reproducible with ``seed``); does not apply it."""
+        rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        arch = {}
+        for key, spec in self._choices.items():
+            n = spec.n_candidates
+            if spec.kind == "layer":
+                indices: tuple[int, ...] = (rng.randrange(n),)
+            elif spec.n_chosen is None:
+                bits = rng.getrandbits(n)
+                indices = tuple(i for i in range(n) if bits >> i & 1)
+            else:
+                indices = tuple(sorted(rng.sample(range(n), spec.n_chosen)))
+            arch[key] = spec.encode(indices)
+        return arch
+
+    def grid(self) -> Iterator[Arch]:
+        """Every architecture of the space, lazily, the current defaults' order first."""
+        keys = list(self._choices)
+        specs = [self._choices[k] for k in keys]
+        for combo in itertools.product(*(list(s.all_indices()) for s in specs)):
+            yield {k: s.encode(idx) for k, s, idx in zip(keys, specs, combo)}
+
+    def fix(self, arch: Mapping[str, Any] | str | os.PathLike | None = None) -> nn.Module:
+        """Return a plain ``nn.Module`` running ``arch`` (default: the current one).
+
+        Each LayerChoice becomes its chosen candidate (weights copied), each InputChoice a
+        minimal fixed selector; the model itself is left unchanged.
+
+        Raises
+        ------
+        ArchitectureError
+            If ``arch`` is not a full, valid architecture.
+        """
+        from .fixed import fix_model
+
+        resolved = self._resolve(arch, full=True) if arch is not None else {
+            k: d.indices for k, d in self._decisions.items()
+        }
+        return fix_model(self.model, self._members, resolved)
+
+    # ------------------------------------------------------------ observers
+    def observe(self, callback: Observer) -> Callable[[], None]:
+        """Call ``callback({key: (old, new)})`` after every change; returns an unsubscribe function."""
+        self._observers.append(callback)
+        return lambda: self.unobserve(callback)
+
+    def unobserve(self, callback: Observer) -> None:
+        """Stop calling ``callback``."""
+        if callback in self._observers:
+            self._observers.remove(callback)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group changes so observers hear them once, at the end of the block."""
+        if self._pending is not None:
+            yield
+            return
+        self._pending = {}
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            changes = {k: (self._choices[k].encode(o), self._choices[k].encode(n))
+                       for k, (o, n) in pending.items() if o != n}
+            if changes:
+                self._notify(changes)
+
+    def _on_decision(self, decision: Decision, old: tuple, new: tuple) -> None:
+        key = decision.spec.key
+        if key not in self._choices:
+            return
+        if self._pending is not None:
+            first_old = self._pending.get(key, (old, new))[0]
+            self._pending[key] = (first_old, new)
+            return
+        spec = self._choices[key]
+        self._notify({key: (spec.encode(old), spec.encode(new))})
+
+    def _notify(self, changes: dict[str, tuple[Any, Any]]) -> None:
+        for callback in list(self._observers):
+            callback(changes)
+
+    # ---------------------------------------------------------------- mixers
+    def set_mixer(self, mixer: Mixer, keys: list[str] | None = None) -> None:
+        """Let ``mixer`` compute the forward of ``keys`` (default: all) — used by one-shot NAS."""
+        for key in keys if keys is not None else list(self._choices):
+            self.decision(key).mixer = mixer
+
+    def clear_mixer(self) -> None:
+        """Return every key to its discrete forward."""
+        for decision in self._decisions.values():
+            decision.mixer = None
