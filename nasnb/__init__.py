@@ -1,7 +1,9 @@
 """nasnb: Jupyter-first neural architecture search for PyTorch.
 
 Declare a search space with :mod:`nasnb.mutables` (NNI 1.x compatible), bind it with
-:class:`SearchSpace`, and explore, search and fix architectures.
+:class:`SearchSpace`, and explore, search and fix architectures. Importing nasnb loads
+only torch: the notebook parts (``nasnb.Explorer``, ``nasnb.plot``, ``nasnb.widgets``)
+and the search engines load on first use.
 
 >>> import torch
 >>> import nasnb
@@ -17,18 +19,39 @@ Sequential(
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from . import mutables
 from .architecture import Choice
 from .exceptions import ArchitectureError, NasnbError, SearchSpaceError
 from .space import SearchSpace
 
+if TYPE_CHECKING:  # editors jump to the lazy names' sources
+    from . import bench, graph, oneshot, plot, strategy, widgets
+    from .experiment import Experiment
+    from .widgets import Explorer
+
 __version__ = "0.1.0"
+
+_LAZY_MODULES = {"bench", "graph", "oneshot", "plot", "profile", "strategy", "widgets"}
+_LAZY_NAMES = {"Explorer": "nasnb.widgets", "Experiment": "nasnb.experiment"}
 
 __all__ = [
     "ArchitectureError",
     "Choice",
+    "Experiment",
+    "Explorer",
     "NasnbError",
     "SearchSpace",
     "SearchSpaceError",
     "mutables",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"nasnb.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    raise AttributeError(f"module 'nasnb' has no attribute {name!r}")
