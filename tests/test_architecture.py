@@ -1,0 +1,53 @@
+"""Choice: parsing every NNI encoding and writing readable values."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasnb.architecture import Choice, InvalidChoice
+
+
+@pytest.fixture
+def op():
+    return Choice.layer("op", ("conv3x3", "conv5x5", "skip"))
+
+
+def test_layer_encodings(op):
+    for value in ("skip", 2, ["skip"], [2], [False, False, True], [0.0, 0.0, 1.0], {"_value": "skip", "_idx": 2}, {"_value": "skip"}):
+        assert op.parse(value) == (2,), value
+    assert op.encode((1,)) == "conv5x5"
+    assert op.size == 3 and op.default == (0,)
+
+
+@pytest.mark.parametrize("value", ["conv7x7", 3, -1, True, None, 1.0, [0, 1], [True, True, False], [0.5, 0.5, 0.0]])
+def test_layer_rejects(op, value):
+    with pytest.raises(InvalidChoice):
+        op.parse(value)
+
+
+def test_input_with_unnamed_inputs_exports_indices():
+    skip = Choice.input("skip", ("", ""), n_chosen=None)
+    assert skip.encode((0, 1)) == [0, 1]
+    assert skip.parse([1, 0]) == (0, 1)
+    with pytest.raises(InvalidChoice, match="any number of distinct inputs"):
+        skip.parse("")  # ambiguous: two unnamed inputs
+    assert skip.size == 4
+    assert list(skip.all_indices()) == [(0, 1), (0,), (1,), ()]
+
+
+def test_input_with_names_and_n_chosen():
+    pick = Choice.input("pick", ("a", "b", "c"), n_chosen=2, source_aliases={"LayerChoice1": "a"})
+    assert pick.parse(["c", "LayerChoice1"]) == (0, 2)
+    assert pick.encode((0, 2)) == ["a", "c"]
+    assert pick.size == 3 and pick.default == (0, 1)
+    with pytest.raises(InvalidChoice, match="exactly 2"):
+        pick.parse(["a"])
+    with pytest.raises(InvalidChoice, match="distinct"):
+        pick.parse(["a", "a"])
+    assert "names from ['a', 'b', 'c']" in pick.describe()
+
+
+def test_zero_one_int_list_means_indices_as_in_nni():
+    pick = Choice.input("pick", ("", "", ""), n_chosen=None)
+    assert pick.parse([0, 1]) == (0, 1)  # not a mask
+    assert pick.parse([True, False, True]) == (0, 2)

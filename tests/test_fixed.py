@@ -1,0 +1,129 @@
+"""space.fix and apply_fixed_architecture: plain modules with the same outputs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+import nasnb
+from nasnb.fixed import FixedInputChoice, FixedLayerChoice, apply_fixed_architecture
+from nasnb.mutables import InputChoice, Mutable
+
+from .models import CellNet, MaskNet, SeedNet
+
+
+def _has_mutables(module: nn.Module) -> bool:
+    from nasnb.mutables import InputChoice, LayerChoice
+
+    return any(isinstance(m, (LayerChoice, InputChoice)) for m in module.modules())
+
+
+@pytest.mark.parametrize("arch", [{"conv1": "0", "skipcon": [0]}, {"conv1": "0", "skipcon": []}])
+def test_fix_returns_plain_module_with_same_outputs(arch):
+    torch.manual_seed(0)
+    net = SeedNet().eval()
+    space = nasnb.SearchSpace(net)
+    fixed = space.fix(arch).eval()
+    assert not _has_mutables(fixed)
+    assert isinstance(fixed.conv1, nn.Conv2d)
+    space.apply(arch)
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.equal(fixed(x), net(x))
+
+
+def test_fix_copies_only_chosen_weights_and_leaves_model_mutable():
+    net = SeedNet()
+    space = nasnb.SearchSpace(net)
+    fixed = space.fix({"conv1": "1", "skipcon": [0]})
+    assert torch.equal(fixed.conv1.weight, net.conv1[1].weight)
+    assert fixed.conv1.weight.data_ptr() != net.conv1[1].weight.data_ptr()
+    total = sum(p.numel() for p in fixed.parameters())
+    assert total == sum(p.numel() for p in net.parameters()) - net.conv1[0].weight.numel() - net.conv1[0].bias.numel()
+    assert isinstance(net.conv1, Mutable), "the model itself stays a search space"
+    assert space.current()["conv1"] == "0", "fixing does not apply"
+
+
+def test_fix_default_is_current_architecture_and_validates():
+    net = CellNet().eval()
+    space = nasnb.SearchSpace(net)
+    arch = space.sample(seed=1)
+    space.apply(arch)
+    x = torch.randn(2, 1, 8, 8)
+    assert torch.allclose(space.fix()(x), net(x))
+    with pytest.raises(nasnb.ArchitectureError, match="'normal_n0_switch': got '<missing>'"):
+        space.fix({"normal_n0_p0": "skip"})
+
+
+def test_fixed_input_choice_keeps_nni_attributes_and_returns_none():
+    net = SeedNet()
+    fixed = nasnb.SearchSpace(net).fix({"conv1": 0, "skipcon": []})
+    sel = fixed.skipcon
+    assert isinstance(sel, FixedInputChoice)
+    assert (sel.n_candidates, sel.choose_from, sel.n_chosen, sel.key) == (1, [""], None, "skipcon")
+    assert sel([torch.ones(1)]) is None
+
+
+def test_fix_keeps_masks_lists_and_dict_inputs():
+    net = MaskNet()
+    space = nasnb.SearchSpace(net)
+    arch = {"op": "1", "listop": "0", "pick": ["listop"]}
+    space.apply(arch)
+    fixed = space.fix()
+    assert isinstance(fixed.op, FixedLayerChoice) and isinstance(fixed.listop, FixedLayerChoice)
+    x = torch.randn(2, 4)
+    for got, want in zip(fixed(x), net(x)):
+        assert torch.equal(got, want)
+
+
+def test_fixed_model_deepcopies_pickles_traces_and_compiles():
+    torch.manual_seed(0)
+    fixed = nasnb.SearchSpace(SeedNet()).fix({"conv1": "0", "skipcon": [0]}).eval()
+    x = torch.randn(2, 1, 28, 28)
+    want = fixed(x)
+    assert torch.equal(copy.deepcopy(fixed)(x), want)
+    assert torch.equal(pickle.loads(pickle.dumps(fixed))(x), want)
+    traced = torch.jit.trace(fixed, x)
+    assert torch.allclose(traced(x), want)
+
+
+@pytest.mark.slow
+def test_fixed_model_runs_under_torch_compile():
+    torch.manual_seed(0)
+    fixed = nasnb.SearchSpace(SeedNet()).fix({"conv1": "0", "skipcon": []}).eval()
+    x = torch.randn(2, 1, 28, 28)
+    compiled = torch.compile(fixed, backend="eager")
+    assert torch.allclose(compiled(x), fixed(x))
+
+
+def test_apply_fixed_architecture_in_place(tmp_path):
+    torch.manual_seed(0)
+    net = SeedNet().eval()
+    reference = copy.deepcopy(net)
+    nasnb.SearchSpace(reference).apply({"conv1": "0", "skipcon": []})
+    path = tmp_path / "arch.json"
+    path.write_text(json.dumps({"conv1": 0, "skipcon": []}))
+    assert apply_fixed_architecture(net, str(path)) == {"conv1": "0", "skipcon": []}
+    assert isinstance(net.conv1, nn.Conv2d) and isinstance(net.skipcon, FixedInputChoice)
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(net(x), reference(x))
+
+
+def test_apply_fixed_architecture_reports_problems_and_leaves_model():
+    net = CellNet()
+    with pytest.raises(nasnb.ArchitectureError, match="missing"):
+        apply_fixed_architecture(net, {"normal_n0_p0": "skip", "bogus": 1})
+    assert isinstance(net.cell0.switches[0], InputChoice)
+
+
+def test_shared_keys_fix_consistently():
+    net = CellNet().eval()
+    space = nasnb.SearchSpace(net)
+    arch = space.sample(seed=7)
+    fixed = space.fix(arch)
+    op = arch["normal_n1_p2"]
+    assert type(fixed.cell0.edges[1][2]) is type(fixed.cell1.edges[1][2]) is type(net.cell0.edges[1][2][op])
