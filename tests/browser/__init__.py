@@ -1,0 +1,1 @@
+"""End-to-end tests: JupyterLab in a real Chromium, driven with Playwright (marker: browser)."""
