@@ -158,6 +158,22 @@ class Choice:
         (or 0.0/1.0 floats) as long as the candidates, NNI's ``{"_value", "_idx"}`` form,
         and tensors or arrays of those.
         """
+        if type(value) is str and self.kind == "layer":  # fast path: a candidate name
+            i = self.lookup.get(value)
+            if i is not None:
+                return (i,)
+        elif type(value) is list and self.kind == "input":  # fast path: names or indices
+            n = len(self.names)
+            if all(type(v) is int for v in value):
+                chosen = value if all(0 <= v < n for v in value) else [-1]
+            elif all(type(v) is str for v in value):
+                chosen = [self.lookup.get(v, -1) for v in value]
+            else:
+                chosen = [-1]
+            if -1 not in chosen and len(set(chosen)) == len(chosen) and (
+                self.n_chosen is None or len(chosen) == self.n_chosen
+            ):
+                return tuple(sorted(chosen))
         if isinstance(value, Mapping) and ("_idx" in value or "_value" in value):
             value = value["_idx"] if "_idx" in value else value["_value"]
         if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):

@@ -57,7 +57,7 @@ class Decision:
         if old == indices:
             return
         self.indices = indices
-        for listener in list(self.listeners):
+        for listener in self.listeners:
             listener(self, old, indices)
 
     def __getstate__(self) -> dict[str, Any]:

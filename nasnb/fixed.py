@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from ._clone import clone_module
 from ._reduction import reduce_outputs
 from .mutables import InputChoice, LayerChoice, Mutable
 
@@ -113,7 +114,7 @@ def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None) -> nn.
     if isinstance(m, LayerChoice):
         chosen = m[indices[0]]
         if memo is not None:
-            chosen = copy.deepcopy(chosen, memo)
+            chosen = clone_module(chosen, memo)
         if m.return_mask or m.reduction == "none":
             return FixedLayerChoice(chosen, indices[0], len(m), m.reduction == "none", m.return_mask, m.key)
         return chosen
@@ -132,7 +133,7 @@ def fix_model(model: nn.Module, members: Mapping[str, list[Mutable]], arch: Mapp
         for m in mods:
             if id(m) not in memo:
                 memo[id(m)] = _replacement(m, arch[key], memo)
-    return copy.deepcopy(model, memo)
+    return clone_module(model, memo)
 
 
 def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:

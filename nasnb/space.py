@@ -310,12 +310,16 @@ class SearchSpace(Mapping):
             )
         resolved: dict[str, tuple[int, ...]] = {}
         problems: list[Problem] = []
+        choices = self._choices
         for key, value in arch.items():
-            canonical = self._canonical(key) if isinstance(key, str) else None
-            if canonical is None:
-                problems.append(Problem(str(key), value, "a key of this space: " + self._unknown_key_message(key)))
-                continue
-            spec = self._choices[canonical]
+            spec = choices.get(key) if type(key) is str else None
+            if spec is None:
+                canonical = self._canonical(key) if isinstance(key, str) else None
+                if canonical is None:
+                    problems.append(Problem(str(key), value, "a key of this space: " + self._unknown_key_message(key)))
+                    continue
+                spec = choices[canonical]
+            canonical = spec.key
             try:
                 indices = spec.parse(value)
             except InvalidChoice as err:
@@ -373,9 +377,9 @@ class SearchSpace(Mapping):
         rng = seed if isinstance(seed, random.Random) else random.Random(seed)
         arch = {}
         for key, spec in self._choices.items():
-            n = spec.n_candidates
+            n = len(spec.names)
             if spec.kind == "layer":
-                indices: tuple[int, ...] = (rng.randrange(n),)
+                indices: tuple[int, ...] = (int(rng.random() * n),)
             elif spec.n_chosen is None:
                 bits = rng.getrandbits(n)
                 indices = tuple(i for i in range(n) if bits >> i & 1)
@@ -431,6 +435,8 @@ class SearchSpace(Mapping):
             yield
         finally:
             pending, self._pending = self._pending, None
+            if not self._observers:
+                return
             changes = {k: (self._choices[k].encode(o), self._choices[k].encode(n))
                        for k, (o, n) in pending.items() if o != n}
             if changes:

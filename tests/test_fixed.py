@@ -127,3 +127,26 @@ def test_shared_keys_fix_consistently():
     fixed = space.fix(arch)
     op = arch["normal_n1_p2"]
     assert type(fixed.cell0.edges[1][2]) is type(fixed.cell1.edges[1][2]) is type(net.cell0.edges[1][2][op])
+
+
+def test_fix_keeps_tied_weights_buffers_and_plain_attributes():
+    shared = nn.Linear(3, 3)
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = shared
+            self.choice = nasnb.mutables.LayerChoice([nn.Sequential(shared, nn.BatchNorm1d(3)), nn.Identity()], key="c")
+            self.names = ["x", "y"]  # a mutable plain attribute must be copied, not shared
+
+        def forward(self, x):
+            return self.choice(self.a(x))
+
+    net = Tied().eval()
+    fixed = nasnb.SearchSpace(net).fix({"c": "0"})
+    assert fixed.a is fixed.choice[0], "a module used twice stays one module"
+    assert fixed.a.weight is not net.a.weight
+    assert torch.equal(fixed.choice[1].running_var, net.choice[0][1].running_var)
+    assert fixed.names == net.names and fixed.names is not net.names
+    fixed.a.weight.data.zero_()
+    assert net.a.weight.abs().sum() > 0, "weights are copies"
