@@ -1,8 +1,9 @@
 """Architectures: what each key's choice is, how it is written, read and saved as JSON.
 
 An *architecture* is a plain mapping ``key -> choice``: the candidate name for a
-LayerChoice, the list of chosen input names (or indices, when the inputs have no
-distinct names) for an InputChoice. :class:`Choice` describes one key of a search
+LayerChoice (its index when the candidates came as a list, named ``"0", "1", ...``), the
+list of chosen input names (or indices, when the inputs have no distinct names) for an
+InputChoice — NNI 1.x's readable export. :class:`Choice` describes one key of a search
 space and converts between that readable form, every NNI 1.x encoding, and the sorted
 tuple of candidate indices a :class:`~nasnb.decision.Decision` holds.
 
@@ -14,6 +15,8 @@ Examples
 ((2,), (1,), (1,))
 >>> op.encode((2,))
 'skip'
+>>> Choice.layer("conv", ("0", "1")).encode((1,))
+1
 >>> skip = Choice.input("skip", ("",), n_chosen=None)
 >>> skip.parse([]), skip.parse(""), skip.encode((0,))
 ((), (0,), [0])
@@ -130,8 +133,11 @@ class Choice:
         return tuple(range(k))
 
     @property
-    def named_inputs(self) -> bool:
-        """True when every input has a distinct non-empty name (exports use names)."""
+    def named(self) -> bool:
+        """True when exports use names: candidates named by the user (an OrderedDict, not
+        ``"0", "1", ...``), or inputs with distinct non-empty source keys. Otherwise indices."""
+        if self.kind == "layer":
+            return not all(n.isdigit() for n in self.names)
         return all(self.names) and len(set(self.names)) == len(self.names)
 
     def describe(self) -> str:
@@ -139,15 +145,15 @@ class Choice:
         if self.kind == "layer":
             return f"one of {list(self.names)} (a candidate name) or an index in 0..{self.n_candidates - 1}"
         how = "any number of" if self.n_chosen is None else f"exactly {self.n_chosen}"
-        spell = f"names from {list(self.names)} or " if self.named_inputs else ""
+        spell = f"names from {list(self.names)} or " if self.named else ""
         return f"a list of {how} distinct inputs ({spell}indices in 0..{self.n_candidates - 1})"
 
     # -------------------------------------------------------------- encoding
     def encode(self, indices: tuple[int, ...]) -> Any:
-        """Readable form of ``indices``: a name (LayerChoice) or a list of names/indices."""
+        """Readable form of ``indices``: a name or an index (LayerChoice), a list of names or indices."""
         if self.kind == "layer":
-            return self.names[indices[0]]
-        if self.named_inputs:
+            return self.names[indices[0]] if self.named else indices[0]
+        if self.named:
             return [self.names[i] for i in indices]
         return list(indices)
 
@@ -158,10 +164,13 @@ class Choice:
         (or 0.0/1.0 floats) as long as the candidates, NNI's ``{"_value", "_idx"}`` form,
         and tensors or arrays of those.
         """
-        if type(value) is str and self.kind == "layer":  # fast path: a candidate name
-            i = self.lookup.get(value)
-            if i is not None:
-                return (i,)
+        if self.kind == "layer":  # fast path: a candidate name or index
+            if type(value) is str:
+                i = self.lookup.get(value)
+                if i is not None:
+                    return (i,)
+            elif type(value) is int and 0 <= value < len(self.names):
+                return (value,)
         elif type(value) is list and self.kind == "input":  # fast path: names or indices
             n = len(self.names)
             if all(type(v) is int for v in value):

@@ -12,7 +12,7 @@ Examples
 >>> from nasnb.fixed import apply_fixed_architecture
 >>> net = nn.Sequential(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
 >>> apply_fixed_architecture(net, {"act": 1})
-{'act': '1'}
+{'act': 1}
 >>> net
 Sequential(
   (0): Tanh()

@@ -23,8 +23,8 @@ Examples
 >>> list(space), space.size
 (['conv', 'skip'], 4)
 >>> space.current()
-{'conv': '0', 'skip': [0]}
->>> space.apply({"conv": "1", "skip": []})
+{'conv': 0, 'skip': [0]}
+>>> space.apply({"conv": 1, "skip": []})
 >>> space.model(torch.zeros(1, 1, 8, 8)).shape
 torch.Size([1, 4, 4, 4])
 >>> arch = space.sample(seed=0)

@@ -45,7 +45,7 @@ def test_fix_copies_only_chosen_weights_and_leaves_model_mutable():
     total = sum(p.numel() for p in fixed.parameters())
     assert total == sum(p.numel() for p in net.parameters()) - net.conv1[0].weight.numel() - net.conv1[0].bias.numel()
     assert isinstance(net.conv1, Mutable), "the model itself stays a search space"
-    assert space.current()["conv1"] == "0", "fixing does not apply"
+    assert space.current()["conv1"] == 0, "fixing does not apply"
 
 
 def test_fix_default_is_current_architecture_and_validates():
@@ -107,7 +107,7 @@ def test_apply_fixed_architecture_in_place(tmp_path):
     nasnb.SearchSpace(reference).apply({"conv1": "0", "skipcon": []})
     path = tmp_path / "arch.json"
     path.write_text(json.dumps({"conv1": 0, "skipcon": []}))
-    assert apply_fixed_architecture(net, str(path)) == {"conv1": "0", "skipcon": []}
+    assert apply_fixed_architecture(net, str(path)) == {"conv1": 0, "skipcon": []}
     assert isinstance(net.conv1, nn.Conv2d) and isinstance(net.skipcon, FixedInputChoice)
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(net(x), reference(x))

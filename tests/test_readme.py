@@ -16,7 +16,7 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
-    assert json.loads((tmp_path / "arch.json").read_text()) == {"conv": "1"}
+    assert json.loads((tmp_path / "arch.json").read_text()) == {"conv": 1}
     model = scope["model"]
     assert isinstance(model[0], torch.nn.Conv2d) and model[0].kernel_size == (5, 5)
     assert model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)

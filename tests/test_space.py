@@ -153,10 +153,10 @@ def test_nni_automatic_key_file_loads_onto_same_model(tmp_path):
     nni_file = tmp_path / "final.json"
     nni_file.write_text(json.dumps({"LayerChoice1": 1, "InputChoice2": []}))
     space = nasnb.SearchSpace(net)
-    assert space.load(nni_file) == {"conv1": "1", "skipcon": []}
+    assert space.load(nni_file) == {"conv1": 1, "skipcon": []}
     legacy = tmp_path / "legacy.json"
     legacy.write_text(json.dumps({"LayerChoice1": [True, False], "InputChoice2": [True]}))
-    assert space.load(legacy) == {"conv1": "0", "skipcon": [0]}
+    assert space.load(legacy) == {"conv1": 0, "skipcon": [0]}
     assert space.aliases == {"LayerChoice1": "conv1", "InputChoice2": "skipcon"}
     assert space["LayerChoice1"].key == "conv1"
 
@@ -174,21 +174,21 @@ def test_code_reading_key_in_init_gets_a_usable_key():
     space = nasnb.SearchSpace(net)
     arch = {k: 1 for k in net.flops}  # an architecture written in the old keys
     space.apply(arch)
-    assert space.current() == {"blocks.0": "1", "blocks.1": "1", "blocks.2": "1"}
+    assert space.current() == {"blocks.0": 1, "blocks.1": 1, "blocks.2": 1}
 
 
 def test_current_apply_partial_and_observers(seed_space):
     heard = []
     unsubscribe = seed_space.observe(heard.append)
     seed_space.apply({"skipcon": []})
-    assert seed_space.current() == {"conv1": "0", "skipcon": []}
+    assert seed_space.current() == {"conv1": 0, "skipcon": []}
     assert heard == [{"skipcon": ([0], [])}]
     seed_space.apply({"conv1": 1, "skipcon": [0]})
-    assert heard[-1] == {"conv1": ("0", "1"), "skipcon": ([], [0])}, "one batched event per apply"
+    assert heard[-1] == {"conv1": (0, 1), "skipcon": ([], [0])}, "one batched event per apply"
     seed_space.apply({"conv1": "1"})
     assert len(heard) == 2, "no event when nothing changes"
     seed_space.mutables("conv1")[0].choice = "0"
-    assert heard[-1] == {"conv1": ("1", "0")}, "changes made on the mutable are heard too"
+    assert heard[-1] == {"conv1": (1, 0)}, "changes made on the mutable are heard too"
     unsubscribe()
     seed_space.apply({"conv1": "1"})
     assert len(heard) == 3
@@ -238,7 +238,7 @@ def test_input_count_must_match_n_chosen():
 def test_validate_requires_full_architecture(seed_space):
     with pytest.raises(nasnb.ArchitectureError, match="'skipcon': got '<missing>', expected a list of any number"):
         seed_space.validate({"conv1": "1"})
-    assert seed_space.validate({"conv1": 1, "skipcon": ""}) == {"conv1": "1", "skipcon": [0]}
+    assert seed_space.validate({"conv1": "1", "skipcon": ""}) == {"conv1": 1, "skipcon": [0]}
 
 
 def test_accepted_encodings_for_input_choice():
@@ -286,7 +286,7 @@ def test_save_and_load_round_trip(tmp_path, seed_space):
     path = tmp_path / "arch.json"
     seed_space.apply({"conv1": "1", "skipcon": []})
     written = seed_space.save(path)
-    assert json.loads(path.read_text()) == written == {"conv1": "1", "skipcon": []}
+    assert json.loads(path.read_text()) == written == {"conv1": 1, "skipcon": []}
     seed_space.apply({"conv1": "0"})
     assert seed_space.load(path) == written and seed_space.current() == written
     path.write_text("[1, 2]")
@@ -297,11 +297,11 @@ def test_save_and_load_round_trip(tmp_path, seed_space):
 def test_rebinding_keeps_current_decisions(seed_space):
     seed_space.apply({"conv1": "1"})
     again = nasnb.SearchSpace(seed_space.model)
-    assert again.current()["conv1"] == "1"
+    assert again.current()["conv1"] == 1
     heard = []
     seed_space.observe(heard.append)
     again.apply({"conv1": "0"})
-    assert heard == [{"conv1": ("1", "0")}], "every space bound to the model hears the change"
+    assert heard == [{"conv1": (1, 0)}], "every space bound to the model hears the change"
 
 
 def test_lookup_of_unknown_key_is_clear(seed_space):
