@@ -6,9 +6,23 @@ from typing import Any, Sequence
 
 import torch
 
-__all__ = ["REDUCTIONS", "reduce_outputs"]
+__all__ = ["REDUCTIONS", "mask_for", "reduce_outputs"]
 
 REDUCTIONS = ("sum", "mean", "concat", "none")
+
+
+def mask_for(n: int, chosen: Sequence[int], like: Any) -> torch.Tensor:
+    """Bool mask of length ``n`` with ``chosen`` set, on the device of ``like`` (a tensor or a list of them).
+
+    >>> mask_for(3, [0, 2], None).tolist()
+    [True, False, True]
+    """
+    if isinstance(like, (list, tuple)):
+        like = next((t for t in like if isinstance(t, torch.Tensor)), None)
+    device = like.device if isinstance(like, torch.Tensor) else None
+    mask = torch.zeros(n, dtype=torch.bool, device=device)
+    mask[list(chosen)] = True
+    return mask
 
 
 def reduce_outputs(reduction: str, outputs: Sequence[Any]) -> Any:

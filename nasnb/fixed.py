@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ._clone import clone_module
-from ._reduction import reduce_outputs
+from ._reduction import mask_for, reduce_outputs
 from .mutables import InputChoice, LayerChoice, Mutable
 
 __all__ = ["FixedInputChoice", "FixedLayerChoice", "apply_fixed_architecture", "fix_model"]
@@ -74,9 +74,7 @@ class FixedInputChoice(nn.Module):
             return optional_inputs[self._single]
         out = reduce_outputs(self.reduction, [optional_inputs[i] for i in self.chosen])
         if self.return_mask:
-            mask = torch.zeros(self.n_candidates, dtype=torch.bool)
-            mask[list(self.chosen)] = True
-            return out, mask
+            return out, mask_for(self.n_candidates, self.chosen, optional_inputs)
         return out
 
     def extra_repr(self) -> str:
@@ -104,9 +102,7 @@ class FixedLayerChoice(nn.Module):
         if self.as_list:
             out = [out]
         if self.return_mask:
-            mask = torch.zeros(self.n_candidates, dtype=torch.bool)
-            mask[self.index] = True
-            return out, mask
+            return out, mask_for(self.n_candidates, (self.index,), out)
         return out
 
 

@@ -150,3 +150,21 @@ def test_fix_keeps_tied_weights_buffers_and_plain_attributes():
     assert fixed.names == net.names and fixed.names is not net.names
     fixed.a.weight.data.zero_()
     assert net.a.weight.abs().sum() > 0, "weights are copies"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_mutable_and_fixed_models_on_gpu():
+    torch.manual_seed(0)
+    net = MaskNet().cuda()
+    space = nasnb.SearchSpace(net)
+    space.apply({"op": 0, "listop": 1, "pick": ["listop"]})
+    x = torch.randn(2, 4, device="cuda")
+    out, mask, pick_mask = net(x)
+    assert out.is_cuda and mask.is_cuda and pick_mask.is_cuda
+    fixed = space.fix()
+    for got, want in zip(fixed(x), net(x)):
+        assert torch.equal(got, want)
+    seed = SeedNet().cuda().eval()
+    xs = torch.randn(2, 1, 28, 28, device="cuda")
+    assert torch.allclose(nasnb.SearchSpace(seed).fix()(xs), seed(xs))
