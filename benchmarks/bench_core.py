@@ -44,7 +44,7 @@ def bench_seed_net() -> None:
     for batch in (1, 64):
         x = torch.randn(batch, 1, 28, 28)
         for mode in ("forward", "forward+backward"):
-            def run(model):
+            def run(model, x=x, mode=mode):
                 if mode == "forward":
                     def f():
                         with torch.no_grad():

@@ -21,11 +21,9 @@ Sequential(
 
 from __future__ import annotations
 
-import copy
 import os
 from typing import Any, Mapping, Sequence
 
-import torch
 from torch import nn
 
 from ._clone import clone_module

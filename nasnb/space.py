@@ -156,7 +156,7 @@ class SearchSpace(Mapping):
         self._aliases = aliases
         self._ambiguous = ambiguous
         seen: set[str] = set()
-        for path, m, scope in entries:  # pre-order: check choose_from against earlier keys
+        for path, m, _ in entries:  # pre-order: check choose_from against earlier keys
             key = path_to_key[path]
             seen.add(key)
             if isinstance(m, InputChoice):
@@ -435,12 +435,10 @@ class SearchSpace(Mapping):
             yield
         finally:
             pending, self._pending = self._pending, None
-            if not self._observers:
-                return
-            changes = {k: (self._choices[k].encode(o), self._choices[k].encode(n))
-                       for k, (o, n) in pending.items() if o != n}
-            if changes:
-                self._notify(changes)
+            changed = {k: on for k, on in pending.items() if on[0] != on[1]} if self._observers else {}
+            if changed:  # changes made before an error are real: observers still hear them
+                self._notify({k: (self._choices[k].encode(o), self._choices[k].encode(n))
+                              for k, (o, n) in changed.items()})
 
     def _on_decision(self, decision: Decision, old: tuple, new: tuple) -> None:
         key = decision.spec.key

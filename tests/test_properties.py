@@ -23,7 +23,7 @@ class RandomNet(nn.Module):
         super().__init__()
         self.kinds = []
         self.blocks = nn.ModuleList()
-        for i, spec in enumerate(specs):
+        for spec in specs:
             if spec[0] == "layer":
                 _, n, named, shared = spec
                 ops = [_OPS[j % len(_OPS)]() for j in range(n)]

@@ -336,3 +336,15 @@ def test_mixer_takes_over_forward_and_can_be_cleared():
     assert torch.equal(net(torch.ones(1)), torch.full((1,), 2.0))
     space.clear_mixer()
     assert torch.equal(net(torch.ones(1)), torch.ones(1))
+
+
+def test_batch_groups_changes_and_lets_errors_through(seed_space):
+    heard = []
+    seed_space.observe(heard.append)
+    with pytest.raises(RuntimeError, match="boom"):
+        with seed_space.batch():
+            seed_space.apply({"conv1": 1})
+            seed_space.apply({"skipcon": []})
+            assert heard == []
+            raise RuntimeError("boom")
+    assert heard == [{"conv1": (0, 1), "skipcon": ([0], [])}]
