@@ -30,14 +30,13 @@ True
 
 from __future__ import annotations
 
+import sys
 import warnings
-from collections import OrderedDict
 from typing import Any, Iterator, Mapping, Sequence, overload
 
-import torch
 from torch import nn
 
-from ._reduction import REDUCTIONS, reduce_outputs
+from ._reduction import REDUCTIONS, mask_for, reduce_outputs
 from .architecture import Choice, InvalidChoice
 from .decision import Decision
 from .exceptions import ArchitectureError, Problem
@@ -163,6 +162,23 @@ class _Choosable(Mutable):
 
     def extra_repr(self) -> str:
         return f"key={self._key!r}, choice={self.choice!r}"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Notebook display: a widget of the candidates (``nasnb.widgets``) and a one-line text."""
+        spec = self.spec
+        names = [n or str(i) for i, n in enumerate(spec.names)]
+        extra = "" if spec.kind == "layer" else f", n_chosen={spec.n_chosen}"
+        bundle: dict[str, Any] = {}
+        shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+        if getattr(shell, "kernel", None) is not None:  # a notebook kernel: the widget can show
+            try:
+                from .widgets import choice_widget
+            except ImportError:  # ipywidgets missing: text only
+                pass
+            else:
+                bundle = choice_widget(self)._repr_mimebundle_(include=include, exclude=exclude)
+        bundle["text/plain"] = f"{type(self).__name__}(key={spec.key!r}, candidates={names}{extra}, active={self.choice!r})"
+        return bundle
 
 
 class LayerChoice(_Choosable):
@@ -292,9 +308,7 @@ class LayerChoice(_Choosable):
         if self.reduction == "none":
             out = [out]
         if self.return_mask:
-            mask = torch.zeros(len(self.names), dtype=torch.bool)
-            mask[index] = True
-            return out, mask
+            return out, mask_for(len(self.names), (index,), out)
         return out
 
 
@@ -393,7 +407,5 @@ class InputChoice(_Choosable):
             return (out, mask) if self.return_mask else out
         out = reduce_outputs(self.reduction, [inputs[i] for i in decision.indices])
         if self.return_mask:
-            mask = torch.zeros(self.n_candidates, dtype=torch.bool)
-            mask[list(decision.indices)] = True
-            return out, mask
+            return out, mask_for(self.n_candidates, decision.indices, inputs)
         return out
