@@ -16,7 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -26,7 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import nasnb  # noqa: E402
 from _timing import fmt, interleaved  # noqa: E402
-from nasnb import mutables  # noqa: E402
+from nasnb import mutables, ops  # noqa: E402
 from tests.models import PlainSeedNet, SeedNet  # noqa: E402
 
 torch.set_num_threads(1)
@@ -60,24 +59,8 @@ def bench_seed_net() -> None:
                   f"  mutable/plain {t['mutable'] / t['plain']:.3f}")
 
 
-DARTS_OPS = ("maxpool", "avgpool", "skip", "sep3", "sep5", "dil3", "dil5", "conv1")
-
-
-def make_op(name: str, c: int) -> nn.Module:
-    if name == "maxpool":
-        return nn.MaxPool2d(3, 1, 1)
-    if name == "avgpool":
-        return nn.AvgPool2d(3, 1, 1, count_include_pad=False)
-    if name == "skip":
-        return nn.Identity()
-    if name == "conv1":
-        return nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
-    k = int(name[-1])
-    if name.startswith("sep"):
-        return nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, k, 1, k // 2, groups=c, bias=False),
-                             nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
-    return nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, k, 1, k // 2 * 2, dilation=2, groups=c, bias=False),
-                         nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c))
+DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
+             "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 
 
 class SearchCell(nn.Module):
@@ -89,7 +72,7 @@ class SearchCell(nn.Module):
         for j in range(n_nodes):
             keys = [f"n{j}_p{i}" for i in range(j + 2)]
             edges = nn.ModuleList(
-                mutables.LayerChoice(OrderedDict((o, make_op(o, c)) for o in DARTS_OPS), key=k) for k in keys)
+                mutables.LayerChoice(ops.candidates(DARTS_OPS, c), key=k) for k in keys)
             switch = mutables.InputChoice(choose_from=keys, n_chosen=2, key=f"n{j}_switch")
             self.nodes.append(nn.ModuleDict({"edges": edges, "switch": switch}))
 
@@ -110,12 +93,12 @@ class PlainCell(nn.Module):
         for j in range(n_nodes):
             chosen = arch[f"n{j}_switch"]
             self.inputs.append([int(k.split("_p")[1]) for k in chosen])
-            self.ops.append(nn.ModuleList(make_op(arch[k], c) for k in chosen))
+            self.ops.append(nn.ModuleList(ops.create_op(arch[k], c) for k in chosen))
 
     def forward(self, s0, s1):
         states = [s0, s1]
-        for idx, ops in zip(self.inputs, self.ops):
-            states.append(sum(op(states[i]) for i, op in zip(idx, ops)))
+        for idx, edge_ops in zip(self.inputs, self.ops):
+            states.append(sum(op(states[i]) for i, op in zip(idx, edge_ops)))
         return torch.cat(states[2:], 1)
 
 
