@@ -1,0 +1,49 @@
+"""Run trials in the calling process, one at a time (the default).
+
+Examples
+--------
+>>> from nasnb.executors import InlineExecutor
+>>> ex = InlineExecutor()
+>>> ex.start(lambda x: x * 2, slots=1)
+>>> ex.submit(0, 21, timeout=None)
+>>> [(i, out.result) for i, out in ex.wait()]
+[(0, 42.0)]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .._trial import Outcome, run_evaluate
+from ._base import Executor
+
+__all__ = ["InlineExecutor"]
+
+
+class InlineExecutor(Executor):
+    """Evaluate each trial in this process, when :meth:`wait` is called.
+
+    The embedded choice: no pickling, breakpoints and prints work, the model stays on
+    this process's device. A time limit interrupts ``evaluate`` with a timer signal when
+    running in the main thread on POSIX; elsewhere the trial runs to completion and is
+    then recorded as timed out if it took too long.
+    """
+
+    name = "inline"
+
+    def start(self, evaluate: Callable[[Any], Any], slots: int = 1) -> None:
+        self._evaluate = evaluate
+        self.slots = 1
+
+    def submit(self, trial_id: int, target: Any, timeout: float | None) -> None:
+        self._running[trial_id] = (target, timeout)
+
+    def wait(self, timeout: float | None = None) -> list[tuple[int, Outcome]]:
+        done = []
+        for trial_id, (target, limit) in list(self._running.items()):
+            del self._running[trial_id]
+            done.append((trial_id, run_evaluate(self._evaluate, target, limit)))
+        return done
+
+    def shutdown(self) -> None:
+        self._running.clear()

@@ -1,0 +1,129 @@
+"""Run trials as Ray tasks: on a local Ray instance or an existing cluster.
+
+Needs the optional extra: ``pip install 'nasnb[ray]'``. Ray is imported in
+:meth:`RayExecutor.start`, never by ``import nasnb``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from .._trial import Outcome, run_evaluate
+from ._base import Executor
+
+__all__ = ["RayExecutor"]
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError("nasnb's Ray executor needs ray, an optional extra: pip install 'nasnb[ray]'") from err
+    return ray
+
+
+def _ray_trial(evaluate: Callable[[Any], Any], target: Any, limit: float | None) -> Outcome:
+    return run_evaluate(evaluate, target, limit)
+
+
+class RayExecutor(Executor):
+    """Each trial is a Ray task; ``concurrency`` bounds how many run at once.
+
+    If Ray is not initialised yet, :meth:`start` calls ``ray.init(address, **init_kwargs)``
+    (a local instance when ``address`` is None, or e.g. ``"auto"`` / ``"ray://host:10001"``
+    for a cluster) and :meth:`shutdown` shuts it down again; an instance the caller
+    started is left running.
+
+    A trial's time limit is enforced inside the Ray worker (a timer signal), counted from
+    when the task starts; a task that does not return within ``startup_grace`` seconds
+    after that (still queued, a worker starting up, an evaluate deaf to signals) is
+    cancelled and recorded as timed out.
+
+    Parameters
+    ----------
+    address : str, optional
+        Cluster address for ``ray.init``; None starts a local instance.
+    num_cpus, num_gpus : float
+        Resources each trial reserves. Defaults: 1 CPU, 0 GPUs.
+    init_kwargs : dict, optional
+        More arguments for ``ray.init`` (``num_cpus``, ``runtime_env``, ...).
+    startup_grace : float
+        Extra seconds before the driver cancels a trial that has a time limit. Default: 120.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: float = 1, num_gpus: float = 0,
+                 init_kwargs: dict[str, Any] | None = None, startup_grace: float = 120.0):
+        super().__init__()
+        self.startup_grace = startup_grace
+        self.address = address
+        self.num_cpus = num_cpus
+        self.num_gpus = num_gpus
+        self.init_kwargs = dict(init_kwargs or {})
+        self._owns_ray = False
+
+    def __repr__(self) -> str:
+        return f"RayExecutor(address={self.address!r}, slots={self.slots})"
+
+    def start(self, evaluate: Callable[[Any], Any], slots: int) -> None:
+        ray = self._ray = _import_ray()
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "log_to_driver": True, **self.init_kwargs}
+            ray.init(address=self.address, **kwargs)
+            self._owns_ray = True
+        self.slots = max(1, int(slots))
+        self._remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0)(_ray_trial)
+        self._evaluate_ref = ray.put(evaluate)
+        self._refs: dict[Any, tuple[int, float, float | None]] = {}
+
+    def submit(self, trial_id: int, target: Any, timeout: float | None) -> None:
+        ref = self._remote.remote(self._evaluate_ref, target, timeout)
+        self._refs[ref] = (trial_id, time.perf_counter(), timeout)
+        self._running[trial_id] = ref
+
+    def wait(self, timeout: float | None = None) -> list[tuple[int, Outcome]]:
+        ray = self._ray
+        if not self._refs:
+            return []
+        now = time.perf_counter()
+        deadlines = [s + lim + self.startup_grace for _, s, lim in self._refs.values() if lim is not None]
+        limit = timeout
+        if deadlines:
+            until = max(0.0, min(deadlines) - now)
+            limit = until if limit is None else min(limit, until)
+        ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=limit)
+        ready_set = set(ready)
+        if ready:  # collect everything else that is already done too
+            more, _ = ray.wait([r for r in self._refs if r not in ready_set], num_returns=len(self._refs) - len(ready),
+                               timeout=0)
+            ready_set.update(more)
+        done = []
+        for ref, (trial_id, started, trial_limit) in list(self._refs.items()):
+            elapsed = time.perf_counter() - started
+            if ref in ready_set:
+                try:
+                    outcome = ray.get(ref)
+                except Exception as err:  # noqa: BLE001 - worker crash, cancelled task
+                    outcome = Outcome(error=f"{type(err).__name__}: {err}", duration=elapsed)
+            elif trial_limit is not None and elapsed >= trial_limit + self.startup_grace:
+                ray.cancel(ref, force=True)
+                outcome = Outcome(error=f"TrialTimeout: no result {elapsed:.3g} s after submission "
+                                        f"(limit {trial_limit:g} s + startup_grace {self.startup_grace:g} s)",
+                                  duration=elapsed, timed_out=True)
+            else:
+                continue
+            del self._refs[ref]
+            del self._running[trial_id]
+            done.append((trial_id, outcome))
+        return done
+
+    def shutdown(self) -> None:
+        for ref in list(getattr(self, "_refs", {})):
+            self._ray.cancel(ref, force=True)
+        self._refs = {}
+        self._running.clear()
+        if self._owns_ray:
+            self._ray.shutdown()
+            self._owns_ray = False

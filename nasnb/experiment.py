@@ -1,0 +1,320 @@
+"""Experiment: a classic (multi-trial) search — strategy, evaluation, journal, progress.
+
+Each trial trains one fixed architecture: the strategy proposes it, the optional
+``constraint`` may reject it before training, an executor runs ``evaluate`` on
+``space.fix(arch)`` (inline, in local processes or on Ray), and the result goes back to
+the strategy and, at once, into the journal. A trial that raises, exceeds its time
+limit, or returns NaN or a non-number is recorded as failed and the search goes on.
+
+Examples
+--------
+>>> from torch import nn
+>>> import nasnb
+>>> from nasnb import mutables
+>>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 4), nn.Identity()], key="op"),
+...                     mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+>>> def evaluate(model):
+...     return sum(p.numel() for p in model.parameters())  # bigger is "better" here
+>>> exp = nasnb.Experiment(net, evaluate, "grid", max_trials=4, progress=False)
+>>> exp.run()
+Experiment(GridSearch, 4/4 trials, 0 failed, best 20)
+>>> exp.best()[0].arch
+{'op': 0, 'act': 0}
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from torch import nn
+
+from ._trial import Outcome, Trial, interpret
+from .architecture import dump_json
+from .executors import Executor, make_executor
+from .journal import Journal
+from .space import SearchSpace
+from .strategy import Strategy, make_strategy
+
+if TYPE_CHECKING:
+    from ._experiment_live import LiveProgress
+
+__all__ = ["Experiment", "Trial"]
+
+
+class Experiment:
+    """Search a space by training one architecture per trial.
+
+    Parameters
+    ----------
+    model_or_space : nn.Module or SearchSpace
+        The model with mutables (bound to a space here) or a bound space.
+    evaluate : callable
+        ``evaluate(model) -> float | dict``: trains and scores the fixed model
+        (``space.fix(arch)``, a plain module). A dict's score is ``metric`` (default: its
+        ``"score"`` entry, else its first). If ``evaluate`` has an attribute
+        ``takes_arch = True`` (a :class:`nasnb.bench.TabularBenchmark`), it receives the
+        architecture dict instead and no model is built.
+    strategy : str or Strategy
+        A :mod:`nasnb.strategy` instance, or a name from ``nasnb.strategy.STRATEGIES``
+        (``"random"``, ``"grid"``, ``"evolution"``, ``"tpe"``, ``"rl"``) built with ``seed``.
+    max_trials : int
+        Trials to evaluate (ok + failed + timed out; rejected ones do not count),
+        including those already in the journal.
+    constraint : callable, optional
+        ``constraint(model) -> bool`` on the fixed model, before training (parameters,
+        FLOPs ...). Rejected architectures are recorded with status ``"rejected"`` and
+        told to the strategy as failed.
+    executor : {"inline", "process", "ray"} or Executor
+        Where trials run. Default ``"inline"``.
+    concurrency : int
+        Trials at once (process and Ray executors; inline runs one at a time).
+    journal : path, optional
+        Append-only JSON-lines record; if it exists, :meth:`run` resumes from it.
+    timeout : float, optional
+        Seconds per trial; slower trials are stopped and recorded as ``"timeout"``.
+    metric : str, optional
+        Which entry of ``evaluate``'s dict is the score.
+    mode : {"max", "min"}
+        Whether a larger score is better.
+    seed : int, optional
+        Seed for a strategy given by name.
+    progress : {"auto", True, False}
+        Live progress: a bar and a score plot in notebooks, text lines in scripts.
+
+    Raises
+    ------
+    ValueError
+        For an unknown strategy or executor name, ``mode`` not "max"/"min",
+        ``max_trials < 1`` or ``concurrency < 1``.
+    """
+
+    def __init__(
+        self,
+        model_or_space: nn.Module | SearchSpace,
+        evaluate: Callable[[Any], Any],
+        strategy: str | Strategy = "random",
+        *,
+        max_trials: int = 20,
+        constraint: Callable[[nn.Module], bool] | None = None,
+        executor: str | Executor = "inline",
+        concurrency: int = 1,
+        journal: str | os.PathLike | None = None,
+        timeout: float | None = None,
+        metric: str | None = None,
+        mode: str = "max",
+        seed: int | None = None,
+        progress: bool | str = "auto",
+    ):
+        if isinstance(model_or_space, SearchSpace):
+            self.space = model_or_space
+        elif isinstance(model_or_space, nn.Module):
+            self.space = SearchSpace(model_or_space)
+        else:
+            raise TypeError(f"Experiment expects an nn.Module or a SearchSpace, got {type(model_or_space).__name__}")
+        if not callable(evaluate):
+            raise TypeError(f"evaluate must be callable (model -> float | dict), got {type(evaluate).__name__}")
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        if not isinstance(max_trials, int) or max_trials < 1:
+            raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+        if progress not in ("auto", True, False):
+            raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
+        self.evaluate = evaluate
+        self.strategy = make_strategy(strategy, seed=seed)
+        if self.strategy.space is None:
+            self.strategy.bind(self.space)
+        elif self.strategy.space is not self.space:
+            raise ValueError("the strategy is bound to another space; pass a fresh strategy")
+        self.executor = make_executor(executor)
+        self.max_trials = max_trials
+        self.constraint = constraint
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.metric = metric
+        self.mode = mode
+        self.progress = progress
+        self.journal = None if journal is None else Journal(
+            journal, self.space, meta={"strategy": self.strategy.name, "metric": metric, "mode": mode})
+        self.history: list[Trial] = []
+        self._loaded = False
+        self._next_number = 0
+        self.max_rejections = 1000
+
+    # ------------------------------------------------------------------ views
+    def __repr__(self) -> str:
+        best = self.best(1)
+        best_txt = f"best {best[0].score:.6g}" if best else "no result yet"
+        return (f"Experiment({type(self.strategy).__name__}, {self.n_done}/{self.max_trials} trials, "
+                f"{self.n_failed} failed, {best_txt})")
+
+    def _repr_html_(self) -> str:
+        from ._experiment_live import results_html
+
+        return results_html(self)
+
+    @property
+    def n_done(self) -> int:
+        """Trials evaluated (ok, failed or timed out)."""
+        return sum(1 for t in self.history if t.status != "rejected")
+
+    @property
+    def n_failed(self) -> int:
+        """Trials that failed or timed out."""
+        return sum(1 for t in self.history if t.status in ("failed", "timeout"))
+
+    def best(self, k: int = 1) -> list[Trial]:
+        """The ``k`` best successful trials, best first (ties: earlier first)."""
+        ok = [t for t in self.history if t.ok]
+        sign = -1.0 if self.mode == "max" else 1.0
+        return sorted(ok, key=lambda t: (sign * t.score, t.number))[:k]
+
+    def export_top(self, k: int = 1, path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+        """Architectures of the ``k`` best trials (readable form); with ``path``, write the best as JSON.
+
+        The file is the core architecture format: ``SearchSpace.load(path)`` and
+        ``nasnb.fixed.apply_fixed_architecture`` read it.
+        """
+        archs = [dict(t.arch) for t in self.best(k)]
+        if path is not None:
+            if not archs:
+                raise ValueError("export_top: no successful trial yet, nothing to write")
+            dump_json(archs[0], path)
+        return archs
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The history as flat dicts (number, status, score, metrics, error, arch keys)."""
+        out = []
+        for t in self.history:
+            row: dict[str, Any] = {"number": t.number, "status": t.status, "score": t.score}
+            row.update({f"metric:{k}": v for k, v in t.metrics.items()})
+            row.update(t.arch)
+            row["duration"] = t.duration
+            row["error"] = t.error
+            out.append(row)
+        return out
+
+    # ------------------------------------------------------------------- run
+    def _signed(self, score: float | None) -> float | None:
+        if score is None:
+            return None
+        return score if self.mode == "max" else -score
+
+    def _resume(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        if self.journal is None or self.history:
+            return
+        for trial in self.journal.read():
+            self.history.append(trial)
+            self.strategy.tell(trial.arch, self._signed(trial.score) if trial.ok else None)
+        if self.history:
+            self._next_number = max(t.number for t in self.history) + 1
+
+    def _record(self, trial: Trial, live: LiveProgress | None) -> None:
+        if self.journal is not None:
+            self.journal.append(trial)
+        self.history.append(trial)
+        self.strategy.tell(trial.arch, self._signed(trial.score) if trial.ok else None)
+        if live is not None:
+            live.update(trial)
+
+    def _finish(self, number: int, arch: dict[str, Any], outcome: Outcome) -> Trial:
+        if outcome.error is not None:
+            status = "timeout" if outcome.timed_out else "failed"
+            return Trial(number, arch, status, None, {}, outcome.error, outcome.duration, outcome.traceback)
+        score, metrics, error = interpret(outcome.result, self.metric)
+        status = "ok" if error is None else "failed"
+        return Trial(number, arch, status, score, metrics, error, outcome.duration)
+
+    def run(self, progress: bool | str | None = None) -> Experiment:
+        """Run until ``max_trials`` trials are evaluated or the strategy is exhausted.
+
+        Resumes from the journal when it exists: finished trials are neither lost nor
+        repeated and the strategy is told each of them. Returns ``self``.
+        """
+        self._resume()
+        from ._experiment_live import make_progress
+
+        live = make_progress(self, self.progress if progress is None else progress)
+        want_model = not getattr(self.evaluate, "takes_arch", False)
+        self.executor.start(self.evaluate, self.concurrency)
+        pending: dict[int, dict[str, Any]] = {}
+        exhausted = False
+        rejections = 0
+        try:
+            while True:
+                while (not exhausted and self.executor.free > 0
+                       and self.n_done + len(pending) < self.max_trials):
+                    arch = self.strategy.ask()
+                    if arch is None:
+                        exhausted = True
+                        break
+                    number, self._next_number = self._next_number, self._next_number + 1
+                    model = self.space.fix(arch) if (want_model or self.constraint is not None) else None
+                    if self.constraint is not None and not self._allowed(model, arch):
+                        self._record(Trial(number, arch, "rejected", error="rejected by the constraint"), live)
+                        rejections += 1
+                        if rejections >= self.max_rejections:
+                            warnings.warn(f"Experiment: stopped after {rejections} architectures in a row were "
+                                          f"rejected by the constraint", stacklevel=2)
+                            exhausted = True
+                            break
+                        continue
+                    rejections = 0
+                    pending[number] = arch
+                    self.executor.submit(number, model if want_model else arch, self.timeout)
+                if not pending:
+                    break
+                for number, outcome in self.executor.wait(timeout=1.0):
+                    self._record(self._finish(number, pending.pop(number), outcome), live)
+        finally:
+            self.executor.shutdown()
+            if self.journal is not None:
+                self.journal.close()
+            if live is not None:
+                live.close()
+        return self
+
+    def _allowed(self, model: nn.Module, arch: Mapping[str, Any]) -> bool:
+        try:
+            return bool(self.constraint(model))
+        except Exception as err:
+            err.add_note(f"(raised by the constraint on architecture {dict(arch)})")
+            raise
+
+    # ------------------------------------------------------------------ plots
+    def plot(self, *, ax: Any = None) -> Any:
+        """Score per trial with the best-so-far line (:func:`nasnb.plot.plot_trials`)."""
+        from .plot import plot_trials
+
+        return plot_trials(self, ax=ax)
+
+    def draw_best(self, **kwargs: Any) -> Any:
+        """Draw the best architecture with ``nasnb.plot.draw_space`` (when the graph renderer exists).
+
+        Applies the best architecture to the space's model first.
+
+        Raises
+        ------
+        NotImplementedError
+            If this nasnb has no graph renderer.
+        ValueError
+            If no trial succeeded yet.
+        """
+        from . import plot
+
+        best = self.best(1)
+        if not best:
+            raise ValueError("draw_best: no successful trial yet")
+        draw = getattr(plot, "draw_space", None)
+        if draw is None:
+            raise NotImplementedError("draw_best needs nasnb.plot.draw_space, which this nasnb does not have")
+        self.space.apply(best[0].arch)
+        return draw(self.space, **kwargs)

@@ -1,0 +1,151 @@
+"""Plots of classic-search trials: score per trial with the best-so-far line, and
+best-so-far curves of several searches side by side.
+
+Examples
+--------
+>>> from nasnb._trial import Trial
+>>> trials = [Trial(0, {}, score=0.5), Trial(1, {}, "failed"), Trial(2, {}, score=0.7)]
+>>> _trials_data(trials).best
+[0.5, 0.5, 0.7]
+>>> fig = plot_trials(trials)
+>>> len(fig.axes)
+1
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_best_so_far", "plot_trials"]
+
+
+class TrialsData(NamedTuple):
+    """Plain lists for :func:`plot_trials`."""
+
+    numbers: list[int]  # every evaluated trial, in finishing order
+    scores: list[float | None]  # None for failed / timed-out trials
+    best: list[float | None]  # best score so far after each trial
+    failed: list[int]  # numbers of failed / timed-out trials
+    mode: str
+
+
+def _trials_of(source: Any) -> tuple[list[Any], str]:
+    if hasattr(source, "history"):
+        return list(source.history), getattr(source, "mode", "max")
+    return list(source), "max"
+
+
+def _trials_data(source: Any, mode: str | None = None) -> TrialsData:
+    """Score, best-so-far and failures per trial of an Experiment or a list of Trials."""
+    trials, default_mode = _trials_of(source)
+    mode = mode or default_mode
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    numbers, scores, best, failed = [], [], [], []
+    current: float | None = None
+    for t in trials:
+        if t.status == "rejected":
+            continue
+        numbers.append(t.number)
+        scores.append(t.score if t.status == "ok" else None)
+        if t.status == "ok":
+            if current is None or (t.score > current if mode == "max" else t.score < current):
+                current = t.score
+        else:
+            failed.append(t.number)
+        best.append(current)
+    return TrialsData(numbers, scores, best, failed, mode)
+
+
+def _new_axes(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None) -> Figure:
+    """Score per trial (dots), best so far (line), failed trials (red crosses at the bottom).
+
+    Parameters
+    ----------
+    source : Experiment or list of Trial
+        What to draw.
+    mode : {"max", "min"}, optional
+        Direction of "best" (default: the experiment's, or "max").
+    ax : matplotlib Axes, optional
+        Draw there instead of on a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    data = _trials_data(source, mode)
+    fig, ax = _new_axes(ax)
+    x = list(range(1, len(data.numbers) + 1))
+    ok = [(i, s) for i, s in zip(x, data.scores) if s is not None]
+    if ok:
+        ax.scatter([i for i, _ in ok], [s for _, s in ok], s=12, alpha=0.6, label="trial score")
+        ax.step(x, [b if b is not None else float("nan") for b in data.best], where="post", color="C1",
+                label="best so far")
+        bad = [i for i, s in zip(x, data.scores) if s is None]
+        if bad:
+            low = min(s for _, s in ok)
+            ax.scatter(bad, [low] * len(bad), marker="x", color="C3", s=20, label="failed")
+        ax.legend(loc="lower right", fontsize="small")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("score")
+    return fig
+
+
+def _best_so_far_data(runs: Mapping[str, Any], mode: str | None = None) -> dict[str, list[float | None]]:
+    """Best-so-far curve of each named experiment (or list of experiments, averaged)."""
+    out: dict[str, list[float | None]] = {}
+    for name, run in runs.items():
+        group = run if isinstance(run, (list, tuple)) and run and hasattr(run[0], "history") else [run]
+        curves = [_trials_data(r, mode).best for r in group]
+        length = max((len(c) for c in curves), default=0)
+        mean = []
+        for i in range(length):
+            vals = [c[i] for c in curves if i < len(c) and c[i] is not None]
+            mean.append(sum(vals) / len(vals) if vals else None)
+        out[name] = mean
+    return out
+
+
+def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Axes | None = None,
+                     reference: float | None = None) -> Figure:
+    """Best score so far against trials for several searches (e.g. one per strategy).
+
+    Parameters
+    ----------
+    runs : dict
+        Name -> Experiment, or name -> list of Experiments (their mean curve is drawn).
+    mode : {"max", "min"}, optional
+        Direction of "best".
+    ax : matplotlib Axes, optional
+        Draw there instead of on a new figure.
+    reference : float, optional
+        A horizontal line (e.g. the best score of a tabular benchmark).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    data = _best_so_far_data(runs, mode)
+    fig, ax = _new_axes(ax)
+    for name, curve in data.items():
+        ax.plot(range(1, len(curve) + 1), [c if c is not None else float("nan") for c in curve], label=name)
+    if reference is not None:
+        ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label="optimum")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("best score so far")
+    if data:
+        ax.legend(loc="lower right", fontsize="small")
+    return fig

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+from torch import nn  # noqa: E402
+
+import nasnb  # noqa: E402
+from nasnb import mutables  # noqa: E402
+from nasnb._trial import Trial  # noqa: E402
+from nasnb.plot import plot_best_so_far, plot_trials  # noqa: E402
+from nasnb.plot._trials import _best_so_far_data, _trials_data  # noqa: E402
+
+TRIALS = [Trial(0, {}, score=0.5), Trial(1, {}, "failed"), Trial(2, {}, "rejected"), Trial(3, {}, score=0.3),
+          Trial(4, {}, score=0.9)]
+
+
+def test_trials_data_by_value():
+    data = _trials_data(TRIALS)
+    assert data.numbers == [0, 1, 3, 4]  # rejected trials were never evaluated
+    assert data.scores == [0.5, None, 0.3, 0.9]
+    assert data.best == [0.5, 0.5, 0.5, 0.9]
+    assert data.failed == [1]
+    assert _trials_data(TRIALS, mode="min").best == [0.5, 0.5, 0.3, 0.3]
+    with pytest.raises(ValueError, match=r"mode must be 'max' or 'min', got 'up'"):
+        _trials_data(TRIALS, mode="up")
+
+
+def test_best_so_far_averages_groups_of_experiments():
+    net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU(), nn.Tanh()], key="act"))
+    scores = {nn.Identity: 1.0, nn.ReLU: 2.0, nn.Tanh: 3.0}
+    runs = [nasnb.Experiment(net, lambda m: scores[type(m[0])], "grid", max_trials=3, progress=False).run()
+            for _ in range(2)]
+    assert _best_so_far_data({"grid": runs}) == {"grid": [1.0, 2.0, 3.0]}
+    fig = plot_best_so_far({"grid": runs, "one": runs[0]}, reference=3.0)
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["grid", "one", "optimum"]
+
+
+def test_plots_draw_on_a_given_axes():
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert plot_trials(TRIALS, ax=ax) is fig
+    assert ax.get_ylabel() == "score" and len(ax.collections) == 2  # scores + failed markers
