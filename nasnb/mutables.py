@@ -177,7 +177,8 @@ class _Choosable(Mutable):
                 pass
             else:
                 bundle = choice_widget(self)._repr_mimebundle_(include=include, exclude=exclude)
-        bundle["text/plain"] = f"{type(self).__name__}(key={spec.key!r}, candidates={names}{extra}, active={self.choice!r})"
+        bundle["text/plain"] = (f"{type(self).__name__}(key={spec.key!r}, candidates={names}{extra}, "
+                                f"active={self.choice!r})")
         return bundle
 
 

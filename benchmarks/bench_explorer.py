@@ -1,0 +1,189 @@
+"""Explorer, graph and drawing costs, against plain PyTorch forwards measured in the same run.
+
+Run: ``python benchmarks/bench_explorer.py``. Prints (CPU, 1 thread):
+
+* seed MNIST net: Python-side latency from setting a control's value to the summary and the
+  graph image being updated, minus the forward passes the update runs (profile: FLOP count +
+  warm-up + ``repeats`` timed runs; graph: one pass running every candidate) — budget 150 ms;
+  also as a ratio to one plain forward, and split into profile / graph build / draw+PNG;
+* a 100-key space (a chain of 100 three-candidate LayerChoices): ``build_graph`` +
+  ``draw_space`` + PNG — budget 2 s; plus the DARTS-style cell for reference;
+* a 500-key space: ``Explorer(...)`` construction, first summary included — budget 3 s.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import sys
+import time
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+
+import nasnb  # noqa: E402
+from _timing import fmt, median_time  # noqa: E402
+from nasnb import mutables  # noqa: E402
+from tests.models import PlainSeedNet, SeedNet  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _timed(fn, n: int, clock=time.perf_counter) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = clock()
+        fn()
+        out.append(clock() - t0)
+    return out
+
+
+def bench_seed_update(repeats: int = 5, n: int = 20) -> None:
+    from nasnb.graph import build_graph
+    from nasnb.plot import draw_space
+    from nasnb.profile import profile
+
+    torch.manual_seed(0)
+    x = torch.zeros(1, 1, 28, 28)
+    plain = PlainSeedNet().eval()
+
+    def plain_fwd():
+        with torch.no_grad():
+            plain(x)
+
+    t_fwd = median_time(plain_fwd, repeat=50)
+    ex = nasnb.Explorer(SeedNet(), x, repeats=repeats)
+    box = ex.controls["skipcon"].checkboxes[0]
+    state = {"on": True}
+
+    def click():
+        state["on"] = not state["on"]
+        box.value = state["on"]  # observer -> apply -> profile -> graph -> PNG, synchronously
+
+    click()
+    click()
+    times = _timed(click, n)
+    cpu = statistics.median(_timed(click, n, clock=time.process_time))  # less hit by other processes
+    assert ex.error is None, ex.error
+    total = statistics.median(times)
+    forwards = repeats + 2 + 1  # FLOP count + warm-up + timed runs; graph trace
+    trace_extra = 1  # the trace also runs conv1's other candidate: about one more conv, counted as a forward
+    fwd_cost = (forwards + trace_extra) * t_fwd
+    t_prof = statistics.median(_timed(lambda: profile(ex.space, x, repeats=repeats), n))
+    t_graph = statistics.median(_timed(lambda: build_graph(ex.space, x), n))
+    g = build_graph(ex.space, x)
+
+    def draw():
+        buf = io.BytesIO()
+        draw_space(g).savefig(buf, format="png", dpi=72)
+
+    t_draw = statistics.median(_timed(draw, n))
+    print(f"seed MNIST net, control -> summary + graph (repeats={repeats}, median of {n}):")
+    print(f"  plain forward {fmt(t_fwd)}; update {fmt(total)} = {total / t_fwd:.0f}x one plain forward")
+    print(f"  update minus {forwards + trace_extra} forwards' time: {fmt(total - fwd_cost)}  (budget 150 ms); "
+          f"process CPU time of an update {fmt(cpu)}")
+    print(f"  parts: profile {fmt(t_prof)}, build_graph {fmt(t_graph)}, draw_space+PNG {fmt(t_draw)}")
+    ex.close()
+
+
+def chain(n_keys: int, width: int = 8) -> nn.Module:
+    return nn.Sequential(*[
+        mutables.LayerChoice(OrderedDict(linear=nn.Linear(width, width), tanh=nn.Tanh(), skip=nn.Identity()),
+                             key=f"layer{i}")
+        for i in range(n_keys)
+    ])
+
+
+def bench_graph_100(n: int = 3) -> None:
+    from nasnb.graph import build_graph
+    from nasnb.plot import draw_space
+
+    model, x = chain(100), torch.zeros(1, 8)
+    fixed = nasnb.SearchSpace(model).fix().eval()
+
+    def plain_fwd():
+        with torch.no_grad():
+            fixed(x)
+
+    t_fwd = median_time(plain_fwd, repeat=20)
+    space = nasnb.SearchSpace(model)
+    build = statistics.median(_timed(lambda: build_graph(space, x), n))
+    g = build_graph(space, x)
+
+    def draw():
+        buf = io.BytesIO()
+        draw_space(g).savefig(buf, format="png", dpi=72)
+
+    t_draw = statistics.median(_timed(draw, n))
+    print(f"100-key space ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges), median of {n}:")
+    print(f"  build_graph {fmt(build)} ({build / t_fwd:.0f}x a plain forward of {fmt(t_fwd)}), "
+          f"draw_space+PNG {fmt(t_draw)}, total {fmt(build + t_draw)}  (budget 2 s)")
+
+
+def bench_darts_cell(n: int = 3) -> None:
+    from nasnb.graph import build_graph
+    from nasnb.plot import draw_space
+
+    from tests.models import Cell
+
+    cell = Cell("c", channels=8, n_nodes=4)  # 14 edges x 4 ops, 4 switches
+    x = torch.zeros(1, 8, 8, 8)
+
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x):
+            return self.cell(x, x)
+
+    space = nasnb.SearchSpace(Wrap())
+    build = statistics.median(_timed(lambda: build_graph(space, x), n))
+    g = build_graph(space, x)
+
+    def draw():
+        buf = io.BytesIO()
+        draw_space(g).savefig(buf, format="png", dpi=72)
+
+    t_draw = statistics.median(_timed(draw, n))
+    print(f"DARTS-style cell ({len(space)} keys, {g.number_of_nodes()} nodes): build_graph {fmt(build)}, "
+          f"draw_space+PNG {fmt(t_draw)}")
+
+
+def bench_explorer_500(n: int = 3) -> None:
+    model, x = chain(500), torch.zeros(1, 8)
+    fixed = nasnb.SearchSpace(model).fix().eval()
+
+    def plain_fwd():
+        with torch.no_grad():
+            fixed(x)
+
+    t_fwd = median_time(plain_fwd, repeat=10)
+    times = []
+    for _ in range(n):
+        space = nasnb.SearchSpace(chain(500))
+        t0 = time.perf_counter()
+        ex = nasnb.Explorer(space, x)  # graph="auto": not drawn beyond 100 keys
+        times.append(time.perf_counter() - t0)
+        ex.close()
+    t = statistics.median(times)
+    print(f"500-key space: Explorer build {fmt(t)} (median of {n}; graph off by default), "
+          f"{t / t_fwd:.0f}x a plain forward of {fmt(t_fwd)}  (budget 3 s)")
+    space = nasnb.SearchSpace(chain(500))
+    t0 = time.perf_counter()
+    ex = nasnb.Explorer(space, x, graph=True)
+    print(f"  with graph=True: {fmt(time.perf_counter() - t0)}")
+    ex.close()
+
+
+if __name__ == "__main__":
+    bench_seed_update()
+    bench_seed_update(repeats=1)
+    bench_graph_100()
+    bench_darts_cell()
+    bench_explorer_500()

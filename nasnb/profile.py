@@ -1,0 +1,412 @@
+"""What the active architecture costs: parameters, FLOPs, latency and GPU memory.
+
+:func:`profile` runs the model's current architecture on its device and returns a
+:class:`Profile` (output shapes, active / total parameters, FLOPs counted by
+``torch.utils.flop_counter.FlopCounterMode``, median latency, CUDA-synchronised on GPU,
+and peak GPU memory). :func:`profile_candidates` gives the same numbers for each
+candidate of one key, run on the input that key's mutable receives. A failing forward
+raises :class:`ForwardError`, which names the module that failed and the keys involved.
+
+Examples
+--------
+>>> import torch
+>>> from torch import nn
+>>> import nasnb
+>>> from nasnb import mutables
+>>> from nasnb.profile import profile
+>>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 4), nn.Linear(4, 4, bias=False)], key="fc"))
+>>> p = profile(net, torch.zeros(1, 4), repeats=1)
+>>> p.output_shape, p.params_active, p.params_total, p.flops
+((1, 4), 20, 36, 32)
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .exceptions import NasnbError
+from .mutables import InputChoice, LayerChoice
+from .space import SearchSpace
+
+__all__ = [
+    "CandidateProfile",
+    "ForwardError",
+    "Profile",
+    "as_args",
+    "count_params",
+    "format_count",
+    "model_device",
+    "profile",
+    "profile_candidates",
+]
+
+
+def as_args(example_input: Any) -> tuple:
+    """Positional arguments for ``forward``: a tuple is unpacked, anything else is one argument."""
+    return tuple(example_input) if isinstance(example_input, tuple) else (example_input,)
+
+
+def _to(obj: Any, device: torch.device | str | None) -> Any:
+    if device is None:
+        return obj
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to(o, device) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _to(v, device) for k, v in obj.items()}
+    return obj
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter or buffer (CPU for a model without any)."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+class ForwardError(NasnbError, RuntimeError):
+    """The model's forward failed for an architecture.
+
+    ``.keys`` are the keys involved (changed last, when known), ``.value`` the failing
+    architecture, ``.module`` the path of the innermost module that raised (or None) and
+    ``.error`` the original exception.
+    """
+
+    def __init__(self, message: str, *, keys: Sequence[str] = (), arch: dict | None = None,
+                 module: str | None = None, error: BaseException | None = None):
+        super().__init__(message)
+        self.keys = list(keys or ())
+        self.key = self.keys[0] if self.keys else None
+        self.value = arch
+        self.module = module
+        self.error = error
+
+    @classmethod
+    def from_exception(cls, err: BaseException, space: SearchSpace | None, model: nn.Module,
+                       args: tuple, keys: Sequence[str] | None = None) -> "ForwardError":
+        """Wrap ``err``; re-runs the forward with hooks to find the module that raised."""
+        if isinstance(err, ForwardError):
+            return err
+        where = _failing_module(model, args)
+        arch = space.current() if space is not None else None
+        msg = f"forward failed: {type(err).__name__}: {err}"
+        if where is not None:
+            msg += f"\n  in module {where[0]!r} ({where[1]})"
+        if keys:
+            msg += "\n  keys changed last: " + ", ".join(f"{k}={arch[k]!r}" if arch and k in arch else k
+                                                         for k in keys)
+        elif arch:
+            msg += f"\n  architecture: {arch}"
+        return cls(msg, keys=keys, arch=arch, module=where[0] if where else None, error=err)
+
+
+def _failing_module(model: nn.Module, args: tuple) -> tuple[str, str] | None:
+    """(path, type) of the innermost module whose forward raised, from a diagnostic re-run."""
+    stack: list[tuple[str, str]] = []
+    failed: list[tuple[str, str]] = []
+    handles = []
+    for path, m in model.named_modules():
+        def pre(mod, a, _p=path):
+            stack.append((_p or "<model>", type(mod).__name__))
+
+        def post(mod, a, out):
+            stack.pop()
+
+        handles.append(m.register_forward_pre_hook(pre))
+        handles.append(m.register_forward_hook(post))
+    training = {m: m.training for m in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(*args)
+    except Exception:  # noqa: BLE001 - we only want to know where
+        if stack:
+            failed.append(stack[-1])
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in training.items():
+            m.training = flag
+    return failed[0] if failed else None
+
+
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(active, total) parameter counts: active leaves out unchosen LayerChoice candidates.
+
+    >>> from torch import nn
+    >>> from nasnb import mutables
+    >>> count_params(mutables.LayerChoice([nn.Linear(2, 2), nn.Identity()], key="x"))
+    (6, 6)
+    """
+    total = {id(p): p.numel() for p in model.parameters()}
+    inactive: set[int] = set()
+    active: set[int] = set()
+    for m in model.modules():
+        if isinstance(m, LayerChoice):
+            chosen = set(m.decision.indices)
+            for i, cand in enumerate(m):
+                (active if i in chosen else inactive).update(id(p) for p in cand.parameters())
+    dropped = inactive - active
+    return sum(n for i, n in total.items() if i not in dropped), sum(total.values())
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Costs of one architecture on one device (see :func:`profile`)."""
+
+    output_shapes: list[tuple[int, ...]]
+    params_active: int
+    params_total: int
+    flops: int
+    latency_ms: float | None
+    peak_memory: int | None
+    device: str
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | list[tuple[int, ...]] | None:
+        """The output's shape (a list of shapes for several outputs)."""
+        if not self.output_shapes:
+            return None
+        return self.output_shapes[0] if len(self.output_shapes) == 1 else list(self.output_shapes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain numbers, e.g. for a table or a journal."""
+        return {"output_shape": self.output_shape, "params_active": self.params_active,
+                "params_total": self.params_total, "flops": self.flops, "latency_ms": self.latency_ms,
+                "peak_memory": self.peak_memory, "device": self.device}
+
+
+@dataclass(frozen=True)
+class CandidateProfile:
+    """Costs of one candidate of a key (see :func:`profile_candidates`)."""
+
+    key: str
+    candidate: str
+    type: str
+    params: int
+    flops: int
+    latency_ms: float | None
+    output_shape: Any
+    chosen: bool
+    error: str | None = None
+
+
+def _shapes(out: Any) -> list[tuple[int, ...]]:
+    if isinstance(out, torch.Tensor):
+        return [tuple(out.shape)]
+    if isinstance(out, (list, tuple)):
+        return [s for o in out for s in _shapes(o)]
+    if isinstance(out, dict):
+        return [s for o in out.values() for s in _shapes(o)]
+    return []
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn, device: torch.device, repeats: int, warmup: int = 1) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def _flops(fn) -> tuple[int, Any]:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = fn()
+    return int(counter.get_total_flops()), out
+
+
+class _EvalNoGrad:
+    """eval() + no_grad() for the duration, restoring every module's training flag."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self):
+        self.training = {m: m.training for m in self.model.modules()}
+        self.model.eval()
+        self.grad = torch.no_grad()
+        self.grad.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.grad.__exit__(*exc)
+        for m, flag in self.training.items():
+            m.training = flag
+        return False
+
+
+def profile(
+    model: nn.Module | SearchSpace,
+    example_input: Any,
+    *,
+    repeats: int = 5,
+    latency: bool = True,
+    keys: Sequence[str] | None = None,
+) -> Profile:
+    """Measure the model's current architecture on the device its parameters live on.
+
+    The forward runs in ``eval`` mode without gradients (training flags are restored);
+    the input is moved to the model's device.
+
+    Parameters
+    ----------
+    model : nn.Module or SearchSpace
+    example_input : Tensor or tuple
+        Positional argument(s) of ``forward``.
+    repeats : int
+        Timed runs (after one warm-up); the latency is their median.
+    latency : bool
+        Skip the timing (and the memory peak) when False.
+    keys : sequence of str, optional
+        Keys to name in a :class:`ForwardError` (e.g. the ones changed last).
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ForwardError
+        If the forward fails (shape mismatch, ...): names the module and the keys.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nasnb.profile import profile
+    >>> p = profile(torch.nn.Linear(3, 2), torch.zeros(1, 3), latency=False)
+    >>> p.output_shapes, p.params_total, p.flops, p.latency_ms
+    ([(1, 2)], 8, 12, None)
+    """
+    space = model if isinstance(model, SearchSpace) else None
+    module = space.model if space is not None else model
+    device = model_device(module)
+    args = _to(as_args(example_input), device)
+    active, total = count_params(module)
+    with _EvalNoGrad(module):
+        try:
+            flops, out = _flops(lambda: module(*args))
+        except Exception as err:
+            raise ForwardError.from_exception(err, space, module, args, keys=keys) from err
+        times: list[float] = []
+        peak = None
+        if latency and repeats > 0:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            times = _time(lambda: module(*args), device, repeats)
+            if device.type == "cuda":
+                peak = int(torch.cuda.max_memory_allocated(device))
+    return Profile(
+        output_shapes=_shapes(out), params_active=active, params_total=total, flops=flops,
+        latency_ms=statistics.median(times) if times else None, peak_memory=peak, device=str(device),
+        latencies_ms=times,
+    )
+
+
+def _capture_inputs(module: nn.Module, target: nn.Module, args: tuple) -> tuple[tuple, dict]:
+    captured: list[tuple[tuple, dict]] = []
+
+    def pre(m, a, kw):
+        if not captured:
+            captured.append((a, kw))
+
+    h = target.register_forward_pre_hook(pre, with_kwargs=True)
+    try:
+        module(*args)
+    finally:
+        h.remove()
+    if not captured:
+        raise ForwardError(f"{getattr(target, 'key', '?')!r} is never called in forward",
+                           keys=[getattr(target, "key", "?")])
+    return captured[0]
+
+
+def profile_candidates(
+    space: SearchSpace | nn.Module,
+    key: str,
+    example_input: Any,
+    *,
+    repeats: int = 5,
+    latency: bool = True,
+) -> list[CandidateProfile]:
+    """Parameters, FLOPs and latency of every candidate of LayerChoice ``key``.
+
+    Each candidate runs on the input the (first) mutable of ``key`` receives in the
+    current architecture, on the model's device. A candidate that fails on that input
+    is reported with ``error`` set instead of raising.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from nasnb import mutables
+    >>> from nasnb.profile import profile_candidates
+    >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 4), nn.Identity()], key="op"))
+    >>> rows = profile_candidates(net, "op", torch.zeros(1, 4), latency=False)
+    >>> [(c.candidate, c.params, c.flops, c.chosen) for c in rows]
+    [('0', 20, 32, True), ('1', 0, 0, False)]
+    """
+    if not isinstance(space, SearchSpace):
+        space = SearchSpace(space)
+    spec = space[key]
+    target = space.mutables(key)[0]
+    if not isinstance(target, LayerChoice):
+        kind = "InputChoice" if isinstance(target, InputChoice) else type(target).__name__
+        raise NasnbError(f"profile_candidates: key {spec.key!r} is an {kind}; expected the key of a LayerChoice "
+                         f"(candidates with parameters)")
+    module = space.model
+    device = model_device(module)
+    args = _to(as_args(example_input), device)
+    rows = []
+    with _EvalNoGrad(module):
+        try:
+            a, kw = _capture_inputs(module, target, args)
+        except ForwardError:
+            raise
+        except Exception as err:
+            raise ForwardError.from_exception(err, space, module, args, keys=[spec.key]) from err
+        chosen = set(target.decision.indices)
+        for i, (name, cand) in enumerate(zip(target.names, target)):
+            params = sum(p.numel() for p in cand.parameters())
+            try:
+                flops, out = _flops(lambda: cand(*a, **kw))
+                times = _time(lambda: cand(*a, **kw), device, repeats) if latency and repeats > 0 else []
+                rows.append(CandidateProfile(spec.key, name, type(cand).__name__, params, flops,
+                                             statistics.median(times) if times else None,
+                                             (_shapes(out) or [None])[0], i in chosen))
+            except Exception as err:  # noqa: BLE001 - reported in the row
+                rows.append(CandidateProfile(spec.key, name, type(cand).__name__, params, 0, None, None,
+                                             i in chosen, error=f"{type(err).__name__}: {err}"))
+    return rows
+
+
+def format_count(n: float | int | None, unit: str = "") -> str:
+    """Short human form: 1234567 -> '1.23 M'."""
+    if n is None:
+        return "-"
+    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.3g} {suffix}{unit}"
+    return f"{n:g} {unit}".rstrip()

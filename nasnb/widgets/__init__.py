@@ -1,0 +1,26 @@
+"""Notebook widgets: a control for each choice and the :class:`Explorer` panel.
+
+Loaded on first use (``nasnb.Explorer``, ``nasnb.widgets``), never by ``import nasnb``.
+A LayerChoice / InputChoice displayed in a notebook shows :func:`choice_widget`.
+"""
+
+from __future__ import annotations
+
+try:
+    import ipywidgets  # noqa: F401
+except ImportError as err:  # pragma: no cover - ipywidgets is a dependency of the notebook parts
+    raise ImportError("nasnb.widgets needs ipywidgets: pip install ipywidgets") from err
+
+from ._choice import MAX_TOGGLES, ChoiceControl, ChoiceWidget, SharedLook, choice_widget, one_line
+from ._explorer import Explorer, LoadError
+
+__all__ = [
+    "ChoiceControl",
+    "ChoiceWidget",
+    "Explorer",
+    "LoadError",
+    "MAX_TOGGLES",
+    "SharedLook",
+    "choice_widget",
+    "one_line",
+]

@@ -1,0 +1,321 @@
+"""One control per key: toggle buttons, a dropdown or checkboxes bound to a decision.
+
+:class:`ChoiceControl` is the bare control (used by the Explorer, one per key);
+:class:`ChoiceWidget` binds one to a mutable and shows its candidates (types, parameter
+counts, which one is active). ``choice_widget(mutable)`` returns the mutable's widget,
+kept outside the module in a weak dictionary so the module still deep-copies and
+pickles; it is what a LayerChoice / InputChoice shows when displayed in a notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import weakref
+from typing import Any, Callable
+
+import ipywidgets as widgets
+
+from ..architecture import Choice
+from ..exceptions import NasnbError
+
+__all__ = ["ChoiceControl", "ChoiceWidget", "SharedLook", "choice_widget", "one_line"]
+
+#: LayerChoices with more candidates than this get a Dropdown instead of toggle buttons.
+MAX_TOGGLES = 6
+
+_WIDGETS: "weakref.WeakKeyDictionary[Any, ChoiceWidget]" = weakref.WeakKeyDictionary()
+
+
+def one_line(mutable: Any) -> str:
+    """One-line text of a choice mutable: key, candidates and what is active.
+
+    >>> import torch
+    >>> from nasnb import mutables
+    >>> one_line(mutables.LayerChoice([torch.nn.ReLU(), torch.nn.Tanh()], key="act"))
+    "LayerChoice(key='act', candidates=['0', '1'], active=0)"
+    """
+    spec = mutable.spec
+    if spec.kind == "layer":
+        return f"{type(mutable).__name__}(key={spec.key!r}, candidates={list(spec.names)}, active={mutable.choice!r})"
+    names = [n or str(i) for i, n in enumerate(spec.names)]
+    return (f"{type(mutable).__name__}(key={spec.key!r}, candidates={names}, n_chosen={spec.n_chosen}, "
+            f"active={mutable.choice!r})")
+
+
+class ChoiceControl:
+    """A control for one key, reporting user changes to ``on_change(value)``.
+
+    A LayerChoice gets ``ToggleButtons`` (a ``Dropdown`` beyond :data:`MAX_TOGGLES`
+    candidates) labelled with the candidate names, whose widget value is the candidate
+    index; an InputChoice gets one checkbox per input. With ``n_chosen = k``,
+    checking an input unchecks the one checked longest ago, and unchecking below ``k``
+    is refused with a message. If ``on_change`` raises, the control returns to its
+    previous value and shows the error.
+
+    Parameters
+    ----------
+    spec : Choice
+        The key's description (``space[key]``).
+    value : Any
+        Current readable choice.
+    on_change : callable(value)
+        Called with the new readable choice after a user change.
+    tooltips : list of str, optional
+        One per candidate (type, parameters).
+    message : ipywidgets.HTML, optional
+        Where refusals are written (default: an HTML of the control's own, below it).
+    shared : SharedLook, optional
+        Styles and layouts to share with other controls (fewer widgets for big spaces).
+    """
+
+    def __init__(self, spec: Choice, value: Any, on_change: Callable[[Any], None],
+                 tooltips: list[str] | None = None, message: widgets.HTML | None = None,
+                 shared: "SharedLook | None" = None):
+        self.spec = spec
+        self.on_change = on_change
+        self._silent = False
+        self._order: list[int] = []  # checkbox indices in the order they were checked
+        look = shared if shared is not None else SharedLook()
+        self._own_message = message is None
+        self.message = widgets.HTML(value="") if message is None else message
+        if spec.kind == "layer":  # the widget's value is the candidate index; labels are names
+            options = [(name, i) for i, name in enumerate(spec.names)]
+            index = spec.parse(value)[0]
+            if len(options) > MAX_TOGGLES:
+                self.control = widgets.Dropdown(options=options, value=index, style=look.dropdown,
+                                                layout=look.dropdown_layout)
+            else:
+                self.control = widgets.ToggleButtons(options=options, value=index, tooltips=tooltips or [],
+                                                     style=look.toggles, layout=look.toggles_layout)
+            self.control.observe(self._on_layer, names="value")
+            self.checkboxes: list[widgets.Checkbox] = []
+            label = widgets.HTML(f"<b>{html.escape(spec.key)}</b>", layout=look.key_layout)
+            body: widgets.Widget = widgets.HBox([label, self.control], layout=look.row_layout)
+        else:
+            labels = [n or str(i) for i, n in enumerate(spec.names)]
+            chosen = set(spec.parse(value))
+            self.checkboxes = [widgets.Checkbox(value=i in chosen, description=lab, indent=False,
+                                                layout=look.checkbox_layout, style=look.checkbox)
+                               for i, lab in enumerate(labels)]
+            self._order = sorted(chosen)
+            for i, cb in enumerate(self.checkboxes):
+                cb.observe(lambda change, i=i: self._on_check(i, change), names="value")
+            how = "any subset" if spec.n_chosen is None else f"choose {spec.n_chosen}"
+            label = widgets.HTML(f"<b>{html.escape(spec.key)}</b>", layout=look.key_layout)
+            self.control = widgets.HBox([*self.checkboxes, widgets.HTML(f"<i>({how})</i>", layout=look.label_layout)],
+                                        layout=look.row_layout)
+            body = widgets.HBox([label, self.control], layout=look.row_layout)
+        self.control.add_class("nasnb-choice-control")
+        if self._own_message:
+            self.message.add_class("nasnb-choice-message")
+            self.widget = widgets.VBox([body, self.message])
+        else:
+            self.widget = body
+        self.widget.add_class("nasnb-choice")
+        self.widget.add_class(f"nasnb-key-{_css(spec.key)}")
+
+    # ------------------------------------------------------------------ value
+    @property
+    def value(self) -> Any:
+        """The readable choice the control shows."""
+        if self.spec.kind == "layer":
+            return self.spec.encode((self.control.value,))
+        return self.spec.encode(tuple(i for i, cb in enumerate(self.checkboxes) if cb.value))
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` without calling ``on_change`` (the space changed elsewhere)."""
+        self._silent = True
+        try:
+            if self.spec.kind == "layer":
+                self.control.value = self.spec.parse(value)[0]
+            else:
+                chosen = set(self.spec.parse(value))
+                for i, cb in enumerate(self.checkboxes):
+                    cb.value = i in chosen
+                self._order = [i for i in self._order if i in chosen] + sorted(chosen - set(self._order))
+        finally:
+            self._silent = False
+
+    # --------------------------------------------------------------- handlers
+    def _report(self, old: Any, new: Any) -> None:
+        try:
+            self.on_change(new)
+        except NasnbError as err:  # refused: show why and go back
+            self.set_value(old)
+            self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+            return
+        if self._own_message:  # a shared message area belongs to its owner (the Explorer)
+            self.message.value = ""
+
+    def _on_layer(self, change: dict) -> None:
+        if self._silent:
+            return
+        self._report(self.spec.encode((change["old"],)), self.spec.encode((change["new"],)))
+
+    def _on_check(self, i: int, change: dict) -> None:
+        if self._silent:
+            return
+        k = self.spec.n_chosen
+        now = [j for j, cb in enumerate(self.checkboxes) if cb.value]
+        old_set = set(now) ^ {i}
+        old = self.spec.encode(tuple(sorted(old_set)))
+        if change["new"]:
+            self._order = [j for j in self._order if j != i] + [i]
+            if k is not None and len(now) > k:  # keep exactly k: drop the oldest other one
+                drop = next(j for j in self._order if j != i and self.checkboxes[j].value)
+                self._order.remove(drop)
+                self._silent = True
+                try:
+                    self.checkboxes[drop].value = False
+                finally:
+                    self._silent = False
+        else:
+            if k is not None and len(now) < k:
+                self._silent = True
+                try:
+                    self.checkboxes[i].value = True
+                finally:
+                    self._silent = False
+                self.message.value = (f"<span style='color:#b00020'>{html.escape(self.spec.key)}: exactly {k} "
+                                      f"input(s) must stay chosen; check another one to replace it</span>")
+                return
+            self._order = [j for j in self._order if j != i]
+        self._report(old, self.value)
+
+    def close(self) -> None:
+        """Close every widget (each holds a comm)."""
+        own = [self.message] if self._own_message else []
+        for w in [self.widget, *self.widget.children, self.control, *own, *self.checkboxes]:
+            w.close()
+
+
+class SharedLook:
+    """Styles and layouts shared by many controls (each one is a widget with a comm of its own)."""
+
+    def __init__(self) -> None:
+        self.toggles = widgets.ToggleButtonsStyle(button_width="auto")
+        from ipywidgets.widgets.widget_bool import CheckboxStyle
+        from ipywidgets.widgets.widget_description import DescriptionStyle
+
+        self.dropdown = DescriptionStyle()
+        self.checkbox = CheckboxStyle()
+        self.toggles_layout = widgets.Layout(width="auto")
+        self.dropdown_layout = widgets.Layout(width="max-content")
+        self.checkbox_layout = widgets.Layout(width="auto")
+        self.label_layout = widgets.Layout(width="auto")
+        self.key_layout = widgets.Layout(min_width="110px", width="auto", margin="0 8px 0 0")
+        self.row_layout = widgets.Layout(align_items="center")
+
+
+def _css(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in key)
+
+
+def _params(module: Any) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+class ChoiceWidget:
+    """The widget of one mutable: its control plus a table of candidates.
+
+    Changing the control sets ``mutable.choice`` (so every mutable sharing the key
+    follows); a change made elsewhere (``space.apply``, another widget) updates it.
+    Get it with :func:`choice_widget`, or by displaying the mutable in a notebook.
+    """
+
+    def __init__(self, mutable: Any):
+        self._mutable = weakref.ref(mutable)
+        self.spec = mutable.spec
+        self.key = self.spec.key
+        if self.spec.kind == "layer":
+            self._types = [type(m).__name__ for m in mutable]
+            self._params = [_params(m) for m in mutable]
+            tips = [f"{t}, {p:,} parameters" for t, p in zip(self._types, self._params)]
+        else:
+            self._types, self._params, tips = [], [], None
+        self.control = ChoiceControl(self.spec, mutable.choice, self._set, tooltips=tips)
+        self.table = widgets.HTML(value=self._table())
+        self.table.add_class("nasnb-candidates")
+        self.widget = widgets.VBox([self.control.widget, self.table])
+        self.widget.add_class("nasnb-choice-widget")
+        self._listener = self._on_decision
+        mutable.decision.listeners.append(self._listener)
+
+    def _set(self, value: Any) -> None:
+        mutable = self._mutable()
+        if mutable is not None:
+            mutable.choice = value  # validates; listeners (this one too) follow
+
+    def _on_decision(self, decision: Any, old: tuple, new: tuple) -> None:
+        self.control.set_value(self.spec.encode(new))
+        self.table.value = self._table()
+
+    def _table(self) -> str:
+        mutable = self._mutable()
+        if mutable is None:
+            return ""
+        chosen = set(mutable.decision.indices)
+        rows = []
+        if self.spec.kind == "layer":
+            head = "<tr><th></th><th>candidate</th><th>type</th><th>parameters</th></tr>"
+            for i, (n, t, p) in enumerate(zip(self.spec.names, self._types, self._params)):
+                mark = "&#9679;" if i in chosen else ""
+                rows.append(f"<tr><td>{mark}</td><td>{html.escape(n)}</td><td>{t}</td><td>{p:,}</td></tr>")
+        else:
+            head = "<tr><th></th><th>input</th><th>from</th></tr>"
+            for i, n in enumerate(self.spec.names):
+                mark = "&#9679;" if i in chosen else ""
+                rows.append(f"<tr><td>{mark}</td><td>{i}</td><td>{html.escape(n) or '-'}</td></tr>")
+        return f"<table style='font-size:90%'>{head}{''.join(rows)}</table>"
+
+    @property
+    def value(self) -> Any:
+        """The readable choice shown."""
+        return self.control.value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self._set(value)
+
+    def __repr__(self) -> str:
+        mutable = self._mutable()
+        return f"ChoiceWidget({one_line(mutable)})" if mutable is not None else "ChoiceWidget(<gone>)"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        show = self.widget._repr_mimebundle_  # None once the widget is closed
+        bundle = (show(**kwargs) or {}) if show is not None else {}
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def close(self) -> None:
+        """Stop following the decision and close the widgets."""
+        mutable = self._mutable()
+        if mutable is not None and self._listener in mutable.decision.listeners:
+            mutable.decision.listeners.remove(self._listener)
+        self.control.close()
+        self.table.close()
+        self.widget.close()
+
+
+def choice_widget(mutable: Any) -> ChoiceWidget:
+    """The (cached) widget of a LayerChoice / InputChoice.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nasnb import mutables
+    >>> from nasnb.widgets import choice_widget
+    >>> lc = mutables.LayerChoice([torch.nn.ReLU(), torch.nn.Tanh()], key="act")
+    >>> w = choice_widget(lc)
+    >>> w.control.control.value = 1   # what a click on the second candidate does
+    >>> lc.choice
+    1
+    """
+    w = _WIDGETS.get(mutable)
+    stale = w is not None and (w.spec.key != mutable.spec.key or w._listener not in mutable.decision.listeners)
+    if w is None or stale:
+        if w is not None:
+            w.close()
+        w = ChoiceWidget(mutable)
+        _WIDGETS[mutable] = w
+    return w

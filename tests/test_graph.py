@@ -1,0 +1,230 @@
+"""nasnb.graph: the recorded DiGraph, node by node, on small models."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import pytest
+import torch
+from torch import nn
+
+import nasnb
+from nasnb import mutables
+from nasnb.graph import build_graph, layered_layout, mark_active
+from nasnb.profile import ForwardError
+
+from .models import CellNet, MaskNet, SeedNet
+
+nx = pytest.importorskip("networkx")
+X = torch.zeros(1, 1, 28, 28)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 shared cores: oversubscription makes convs 50x slower
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def seed_space():
+    torch.manual_seed(0)
+    return nasnb.SearchSpace(SeedNet())
+
+
+def test_seed_net_nodes_kinds_and_shapes(seed_space):
+    g = build_graph(seed_space, X)
+    kinds = {n: d["kind"] for n, d in g.nodes(data=True)}
+    assert kinds == {
+        "input": "input", "conv1.0": "candidate", "conv1.1": "candidate", "conv1": "layer_choice",
+        "conv2": "op", "skipcon": "input_choice", "conv3": "op", "add": "function", "dropout1": "op",
+        "fc1": "op", "dropout2": "op", "fc2": "op", "output": "output",
+    }
+    assert g.nodes["conv1.0"]["shape"] == (1, 32, 26, 26)
+    assert g.nodes["conv1.1"]["shape"] == (1, 32, 8, 8)  # the unchosen candidate ran too
+    assert g.nodes["conv1.1"]["params"] == 32 * 25 + 32
+    assert g.nodes["conv2"]["type"] == "Conv2d"
+    assert g.nodes["fc1"]["shape"] == (1, 128)
+    assert g.nodes["output"]["shape"] == (1, 10)
+    assert g.nodes["conv1"]["candidates"] == ["0", "1"] and g.nodes["conv1"]["chosen"] == ["0"]
+    assert g.graph["keys"] == ["conv1", "skipcon"] and g.graph["size"] == 4
+
+
+def test_seed_net_edges_follow_the_data(seed_space):
+    g = build_graph(seed_space, X)
+    assert set(g.successors("input")) == {"conv1.0", "conv1.1"}
+    assert set(g.predecessors("conv1")) == {"conv1.0", "conv1.1"}
+    assert set(g.successors("conv2")) == {"skipcon", "conv3"}  # conv3 reads conv2, not the skip
+    assert set(g.predecessors("add")) == {"conv3", "skipcon"}  # x += x0
+    assert g.edges["conv2", "skipcon"] == {"key": "skipcon", "index": 0, "chosen": True, "active": True}
+    assert nx.is_directed_acyclic_graph(g)
+
+
+def test_empty_input_choice_still_records_the_code_after_it(seed_space):
+    seed_space.apply({"skipcon": []})
+    g = build_graph(seed_space, X)  # `if x0 is not None` ran: the add is in the graph
+    assert g.edges["conv2", "skipcon"]["chosen"] is False
+    assert g.edges["conv2", "skipcon"]["active"] is False
+    assert g.nodes["skipcon"]["active"] is False and g.nodes["skipcon"]["chosen"] == []
+    assert g.edges["skipcon", "add"]["active"] is False
+    assert g.edges["conv3", "add"]["active"] is True
+    assert g.nodes["output"]["active"] is True
+
+
+def test_active_path_marks_chosen_candidate_only(seed_space):
+    g = build_graph(seed_space, X)
+    assert g.nodes["conv1.0"]["active"] and g.nodes["conv1.0"]["chosen"]
+    assert not g.nodes["conv1.1"]["active"] and not g.nodes["conv1.1"]["chosen"]
+    assert g.edges["input", "conv1.1"]["active"] is False
+    assert g.edges["conv1.1", "conv1"]["active"] is False
+    assert g.edges["conv1.0", "conv1"]["active"] is True
+
+
+def test_mark_active_without_running_the_model(seed_space):
+    g = build_graph(seed_space, X)
+    mark_active(g, {"conv1": 1, "skipcon": []}, space=seed_space)
+    assert g.nodes["conv1.1"]["active"] and not g.nodes["conv1.0"]["active"]
+    assert g.nodes["conv1"]["chosen"] == ["1"]
+    assert g.edges["conv2", "skipcon"]["chosen"] is False
+    assert seed_space.current() == {"conv1": 0, "skipcon": [0]}  # the model is untouched
+
+
+def test_build_graph_leaves_model_state_alone(seed_space):
+    class Marker:
+        def forward_layer_choice(self, m, a, k):  # pragma: no cover - never called
+            raise AssertionError
+
+        def forward_input_choice(self, m, i):  # pragma: no cover
+            raise AssertionError
+
+    marker = Marker()
+    seed_space.decision("conv1").mixer = marker
+    seed_space.model.train()
+    seed_space.apply({"conv1": 0, "skipcon": [0]})
+    seed_space.decision("conv1").mixer = marker
+    build_graph(seed_space, X)
+    assert seed_space.decision("conv1").mixer is marker
+    assert seed_space.decision("skipcon").mixer is None
+    assert all(m.training for m in seed_space.model.modules())
+    assert seed_space.current() == {"conv1": 0, "skipcon": [0]}
+    seed_space.decision("conv1").mixer = None
+    for m in seed_space.model.modules():  # no hook left behind
+        assert not m._forward_hooks and not m._forward_pre_hooks
+
+
+def test_batchnorm_running_stats_unchanged():
+    net = nn.Sequential(mutables.LayerChoice([nn.BatchNorm1d(3), nn.Identity()], key="bn"))
+    before = net[0][0].running_mean.clone()
+    build_graph(net, torch.randn(4, 3))
+    assert torch.equal(net[0][0].running_mean, before)
+
+
+def test_failing_architecture_names_module_and_keys(seed_space):
+    seed_space.apply({"conv1": "1"})
+    with pytest.raises(ForwardError, match=r"(?s)mat1 and mat2 shapes.*in module 'fc1' \(Linear\)") as info:
+        build_graph(seed_space, X)
+    assert info.value.module == "fc1"
+    assert info.value.value == {"conv1": 1, "skipcon": [0]}
+    assert seed_space.decision("conv1").mixer is None
+
+
+def test_identity_candidate_does_not_steal_its_input():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = mutables.LayerChoice(OrderedDict(skip=nn.Identity(), lin=nn.Linear(2, 2)), key="a")
+            self.b = nn.Linear(2, 2)
+
+        def forward(self, x):
+            return self.a(x) + self.b(x)
+
+    g = build_graph(Net(), torch.zeros(1, 2))
+    assert set(g.predecessors("b")) == {"input"}
+    assert set(g.predecessors("add")) == {"a", "b"}
+
+
+def test_shared_keys_form_groups():
+    g = build_graph(CellNet(), torch.zeros(1, 1, 8, 8))
+    groups = g.graph["key_groups"]
+    assert groups["normal_n0_p0"] == ["cell0.edges.0.0", "cell1.edges.0.0"]
+    a, b = (g.nodes[n] for n in groups["normal_n0_p0"])
+    assert a["group"] == b["group"] is not None
+    assert g.nodes["cell0.edges.0.0"]["group"] != g.nodes["cell0.edges.0.1"]["group"]
+
+
+def test_input_choice_edges_for_every_candidate_input():
+    g = build_graph(CellNet(), torch.zeros(1, 1, 8, 8))
+    switch = "cell0.switches.1"
+    edges = {u: d for u, _, d in g.in_edges(switch, data=True)}
+    assert set(edges) == {"cell0.edges.1.0", "cell0.edges.1.1", "cell0.edges.1.2"}
+    assert sorted(d["index"] for d in edges.values()) == [0, 1, 2]
+    assert [edges[u]["chosen"] for u in sorted(edges)] == [True, True, False]
+    assert g.nodes[switch]["candidates"] == ["normal_n1_p0", "normal_n1_p1", "normal_n1_p2"]
+
+
+def test_dict_inputs_masks_and_reduction_none():
+    g = build_graph(MaskNet(), torch.zeros(1, 4))
+    assert set(g.predecessors("pick")) == {"op", "listop"}
+    assert g.edges["listop", "pick"]["chosen"] is False
+    assert [n for n in g if g.nodes[n]["kind"] == "function"] == []  # the choice's own sum is not a node
+
+
+def test_depth_folds_submodules_without_choices():
+    net = nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.ReLU()),
+                        mutables.LayerChoice([nn.Linear(3, 3), nn.Identity()], key="op"))
+    deep = build_graph(net, torch.zeros(1, 2))
+    assert {"0.0", "0.1"} <= set(deep)
+    folded = build_graph(net, torch.zeros(1, 2), depth=1)
+    assert "0.0" not in folded
+    assert folded.nodes["0"]["kind"] == "module" and folded.nodes["0"]["params"] == 9
+    assert set(folded.successors("0")) == {"1.0", "1.1"}
+
+
+def test_collapse_folds_choices_too():
+    g = build_graph(CellNet(), torch.zeros(1, 1, 8, 8), collapse=["cell1"])
+    assert g.nodes["cell1"]["kind"] == "module"
+    assert "normal_n0_p0" in g.nodes["cell1"]["keys"]
+    assert not any(n.startswith("cell1.") for n in g)
+    assert set(g.successors("cell1")) == {"head"}
+
+
+def test_functional_option_adds_single_input_ops(seed_space):
+    g = build_graph(seed_space, X, functional=True)
+    funcs = [n for n in g if g.nodes[n]["kind"] == "function"]
+    assert {"relu", "max_pool2d", "flatten", "log_softmax"} <= set(funcs)
+
+
+def test_layered_layout_goes_left_to_right_and_groups_candidates(seed_space):
+    g = build_graph(CellNet(), torch.zeros(1, 1, 8, 8))
+    pos = layered_layout(g)
+    for u, v in g.edges:
+        assert pos[u][0] < pos[v][0]
+    cands = [n for n in g if g.nodes[n].get("choice") == "cell0.edges.0.0"]
+    assert len({pos[c][0] for c in cands}) == 1
+    ys = sorted(pos[c][1] for c in cands)
+    assert [round(b - a, 6) for a, b in zip(ys, ys[1:])] == [0.5, 0.5, 0.5]  # contiguous block
+
+
+def test_twenty_layer_chain_is_a_line():
+    net = nn.Sequential(*[mutables.LayerChoice([nn.Linear(4, 4), nn.Identity()], key=f"l{i}") for i in range(20)])
+    g = build_graph(net, torch.zeros(1, 4))
+    pos = layered_layout(g)
+    xs = [pos[str(i)][0] for i in range(20)]
+    assert xs == sorted(xs) and len(set(xs)) == 20
+    assert {pos[str(i)][1] for i in range(20)} == {0.0}
+
+
+def test_graph_is_plain_networkx(seed_space):
+    g = build_graph(seed_space, X)
+    path = nx.shortest_path(g, "input", "output")
+    assert path[0] == "input" and path[-1] == "output"
+    active = g.subgraph(n for n, d in g.nodes(data=True) if d["active"])
+    assert "conv1.1" not in active
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_graph_of_a_model_on_gpu(seed_space):
+    seed_space.model.to("cuda")
+    g = build_graph(seed_space, X)  # the CPU input follows the model
+    assert g.nodes["output"]["shape"] == (1, 10)

@@ -1,0 +1,279 @@
+"""nasnb.widgets in Python (no browser): set a control's value, assert the model and the panel."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from collections import OrderedDict
+
+import pytest
+import torch
+from torch import nn
+
+import nasnb
+from nasnb import mutables
+
+from .models import CellNet, SeedNet
+
+widgets = pytest.importorskip("ipywidgets")
+from nasnb.widgets import MAX_TOGGLES, ChoiceControl, ChoiceWidget, Explorer, choice_widget  # noqa: E402
+
+X = torch.zeros(1, 1, 28, 28)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
+def seed():
+    torch.manual_seed(0)
+    return SeedNet()
+
+
+@pytest.fixture
+def explorer(seed):
+    ex = Explorer(seed, X, repeats=1, seed=0)
+    yield ex
+    ex.close()
+
+
+def _params(ex):
+    line = next(l for l in ex.summary_text.splitlines() if l.startswith("parameters"))
+    return line.split(": ", 1)[1]
+
+
+# ----------------------------------------------------------------- controls
+def test_layer_choice_gets_toggles_or_a_dropdown():
+    small = nasnb.SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="a"))["a"]
+    many = nasnb.SearchSpace(mutables.LayerChoice([nn.ReLU() for _ in range(MAX_TOGGLES + 1)], key="b"))["b"]
+    seen = []
+    t = ChoiceControl(small, 0, seen.append)
+    d = ChoiceControl(many, 0, seen.append)
+    assert isinstance(t.control, widgets.ToggleButtons) and t.control.options == (("0", 0), ("1", 1))
+    assert isinstance(d.control, widgets.Dropdown) and len(d.control.options) == MAX_TOGGLES + 1
+    t.control.value = 1  # the widget's value is the index; labels are the names
+    d.control.value = 6
+    assert seen == [1, 6]
+    t.set_value(0)  # programmatic: no callback
+    assert seen == [1, 6] and t.value == 0
+
+
+def test_refused_change_reverts_and_shows_message():
+    spec = nasnb.SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="a"))["a"]
+
+    def refuse(value):
+        raise nasnb.ArchitectureError([nasnb.exceptions.Problem("a", value, "something else")])
+
+    ctl = ChoiceControl(spec, 0, refuse)
+    ctl.control.value = 1
+    assert ctl.value == 0
+    assert "got 1, expected something else" in ctl.message.value
+
+
+def test_input_choice_checkboxes_enforce_n_chosen():
+    spec = nasnb.SearchSpace(mutables.InputChoice(n_candidates=3, n_chosen=2, key="in"))["in"]
+    seen = []
+    ctl = ChoiceControl(spec, [0, 1], seen.append)
+    a, b, c = ctl.checkboxes
+    c.value = True  # the oldest checked one (0) makes room
+    assert [a.value, b.value, c.value] == [False, True, True] and seen == [[1, 2]]
+    b.value = False  # would leave 1 of 2: refused
+    assert b.value is True and seen == [[1, 2]]
+    assert "exactly 2 input(s) must stay chosen" in ctl.message.value
+    a.value = True  # now 1 is the oldest
+    assert ctl.value == [0, 2] and seen[-1] == [0, 2]
+
+
+def test_input_choice_any_subset():
+    spec = nasnb.SearchSpace(mutables.InputChoice(n_candidates=2, n_chosen=None, key="in"))["in"]
+    seen = []
+    ctl = ChoiceControl(spec, [0, 1], seen.append)
+    ctl.checkboxes[0].value = False
+    ctl.checkboxes[1].value = False
+    assert seen == [[1], []] and ctl.value == []
+
+
+# ---------------------------------------------------- a mutable's own widget
+def test_mutable_displays_a_widget_and_one_line_text(seed):
+    nasnb.SearchSpace(seed)
+    bundle = seed.conv1._repr_mimebundle_()
+    assert bundle == {"text/plain": "LayerChoice(key='conv1', candidates=['0', '1'], active=0)"}  # no kernel
+    assert seed.skipcon._repr_mimebundle_()["text/plain"] == (
+        "InputChoice(key='skipcon', candidates=['0'], n_chosen=None, active=[0])")
+    w = choice_widget(seed.conv1)
+    assert "application/vnd.jupyter.widget-view+json" in w._repr_mimebundle_()
+    assert repr(w) == "ChoiceWidget(LayerChoice(key='conv1', candidates=['0', '1'], active=0))"
+    assert "<td>Conv2d</td><td>832</td>" in w.table.value
+
+
+def test_mutable_widget_changes_the_decision_and_follows_it(seed):
+    space = nasnb.SearchSpace(seed)
+    w = choice_widget(seed.conv1)
+    assert choice_widget(seed.conv1) is w  # cached
+    w.control.control.value = 1
+    assert space.current()["conv1"] == 1
+    space.apply({"conv1": 0})
+    assert w.value == 0 and w.table.value.index("&#9679;") < w.table.value.index("832")
+
+
+def test_shared_key_widgets_move_together():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = mutables.LayerChoice(OrderedDict(relu=nn.ReLU(), tanh=nn.Tanh()), key="act")
+            self.b = mutables.LayerChoice(OrderedDict(relu=nn.ReLU(), tanh=nn.Tanh()), key="act")
+
+        def forward(self, x):
+            return self.b(self.a(x))
+
+    net = Net()
+    space = nasnb.SearchSpace(net)
+    wa, wb = choice_widget(net.a), choice_widget(net.b)
+    wa.control.control.value = 1  # "tanh"
+    assert wb.value == "tanh" and net.b.choice == "tanh" and space.current() == {"act": "tanh"}
+    ex = Explorer(net, torch.zeros(1, 2), repeats=1, graph=False)
+    assert list(ex.controls) == ["act"]  # one control for the shared key
+    ex.controls["act"].control.value = 0  # "relu"
+    assert wa.value == wb.value == "relu"
+    ex.close()
+
+
+def test_widget_stays_out_of_module_state(seed):
+    nasnb.SearchSpace(seed)
+    choice_widget(seed.conv1)
+    clone = copy.deepcopy(seed)
+    pickle.loads(pickle.dumps(seed))
+    assert not any(isinstance(v, ChoiceWidget) for v in vars(seed.conv1).values())
+    assert clone.conv1.decision.listeners == []
+
+
+# ------------------------------------------------------------------ Explorer
+def test_explorer_builds_controls_summary_and_graph(explorer):
+    assert repr(explorer) == "Explorer(SeedNet: 2 keys, size=4)"
+    assert list(explorer.controls) == ["conv1", "skipcon"]
+    assert "search space size <b>4</b>" in explorer.header.value
+    text = explorer.summary_text
+    assert "output shape: (1, 10)" in text and "parameters (active / total): 1,204,042 / 1,204,874" in text
+    assert "FLOPs: 28.7 M" in text and "device: cpu" in text
+    assert explorer.image.value[:4] == b"\x89PNG"
+    assert explorer.device.options == (("cpu", "cuda") if torch.cuda.is_available() else ("cpu",))
+    assert "nasnb-explorer" in explorer.widget._dom_classes
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["text/plain"] == "Explorer(SeedNet: 2 keys, size=4)"
+
+
+def test_control_change_updates_decision_summary_and_graph(explorer):
+    png = explorer.image.value
+    flops = explorer.profile.flops
+    explorer.controls["skipcon"].checkboxes[0].value = False
+    assert explorer.space.current() == {"conv1": 0, "skipcon": []}
+    assert explorer.graph.nodes["skipcon"]["active"] is False
+    assert explorer.image.value != png
+    assert explorer.profile.flops == flops  # FlopCounter counts no adds; params/shape checked elsewhere
+    assert explorer.error is None and explorer.error_box.value == ""
+
+
+def test_summary_follows_parameters():
+    net = nn.Sequential(mutables.LayerChoice(OrderedDict(wide=nn.Linear(4, 8), narrow=nn.Linear(4, 2)), key="fc"))
+    ex = Explorer(net, torch.zeros(1, 4), repeats=1)
+    assert "output shape: (1, 8)" in ex.summary_text and _params(ex) == "40 / 50"
+    ex.controls["fc"].control.value = 1  # "narrow"
+    assert "output shape: (1, 2)" in ex.summary_text and _params(ex) == "10 / 50"
+    assert ex.graph.nodes["0.narrow"]["active"]
+    ex.close()
+
+
+def test_failing_combination_is_shown_and_rolled_back(explorer):
+    good_png = explorer.image.value
+    explorer.controls["conv1"].control.value = 1  # 5x5 stride 3 breaks fc1's 9216 inputs
+    assert explorer.space.current() == {"conv1": 0, "skipcon": [0]}
+    assert explorer.controls["conv1"].value == 0
+    box = explorer.error_box.value
+    assert "mat1 and mat2 shapes cannot be multiplied" in box
+    assert "keys changed last: conv1=1" in box and "in module &#x27;fc1&#x27;" in box
+    assert "rolled back to the last good architecture" in box
+    assert isinstance(explorer.error, nasnb.profile.ForwardError) and explorer.error.keys == ["conv1"]
+    assert explorer.image.value == good_png
+    explorer.controls["skipcon"].checkboxes[0].value = False  # still usable; the error clears
+    assert explorer.space.current()["skipcon"] == [] and explorer.error_box.value == ""
+
+
+def test_changes_made_elsewhere_update_the_controls(explorer):
+    explorer.space.apply({"skipcon": []})
+    assert explorer.controls["skipcon"].value == []
+    assert explorer.graph.nodes["skipcon"]["active"] is False
+    explorer.space.apply({"conv1": 1})  # not ours: shown, not undone
+    assert explorer.space.current()["conv1"] == 1 and explorer.controls["conv1"].value == 1
+    assert "changed outside the explorer" in explorer.error_box.value
+
+
+def test_random_reset_export_load(explorer, tmp_path):
+    arch = explorer.random()
+    assert arch == nasnb.SearchSpace(SeedNet()).sample(seed=__import__("random").Random(0))
+    explorer.reset()
+    assert explorer.space.current() == {"conv1": 0, "skipcon": [0]}
+    path = tmp_path / "arch.json"
+    explorer.controls["skipcon"].checkboxes[0].value = False
+    assert explorer.export(path) == {"conv1": 0, "skipcon": []}
+    assert json.loads(path.read_text()) == {"conv1": 0, "skipcon": []}
+    assert json.loads(explorer.json.value) == {"conv1": 0, "skipcon": []}
+    assert "saved to" in explorer.status.value
+    explorer.reset()
+    assert explorer.load(str(path)) == {"conv1": 0, "skipcon": []}
+    assert explorer.load('{"skipcon": [0]}') == {"conv1": 0, "skipcon": [0]}
+
+
+def test_buttons_show_errors_in_the_panel(explorer, tmp_path):
+    by_class = {next(c for c in b._dom_classes if c.startswith("nasnb-")): b
+                for b in explorer.buttons.children if isinstance(b, widgets.Button)}
+    explorer.json.value = '{"conv1": "conv7x7"}'
+    by_class["nasnb-load-text"].click()
+    assert "ArchitectureError" in explorer.error_box.value and "conv7x7" in explorer.error_box.value
+    explorer.json.value = "{oops"
+    by_class["nasnb-load-text"].click()
+    assert "not valid JSON" in explorer.error_box.value
+    explorer.path.value = str(tmp_path / "missing.json")
+    by_class["nasnb-load-file"].click()
+    assert "no file" in explorer.error_box.value and "missing.json" in explorer.error_box.value
+    explorer.path.value = str(tmp_path / "out.json")
+    by_class["nasnb-export"].click()
+    assert (tmp_path / "out.json").exists()
+    by_class["nasnb-reset"].click()
+    assert explorer.space.current() == {"conv1": 0, "skipcon": [0]}
+    with pytest.raises(nasnb.widgets.LoadError, match="not valid JSON"):
+        explorer.load("{oops")
+
+
+def test_controls_grouped_by_scope():
+    ex = Explorer(CellNet(), torch.zeros(1, 1, 8, 8), repeats=1, graph=False)
+    titles = [g.children[0].value for g in ex.controls_box.children]
+    assert any(">normal<" in t for t in titles)  # the cells' MutableScope key
+    assert len(ex.controls) == len(ex.space) == 7
+    assert ex.image.layout.display == "none"
+    ex.close()
+
+
+def test_close_unsubscribes(seed):
+    ex = Explorer(seed, X, repeats=1, graph=False)
+    ex.close()
+    ex.space.apply({"skipcon": []})
+    assert ex.controls["skipcon"].value == [0]
+
+
+def test_bad_graph_option():
+    with pytest.raises(ValueError, match=r"graph='yes' is not one of True, False, 'auto'"):
+        Explorer(nn.Sequential(mutables.LayerChoice([nn.ReLU()], key="a")), torch.zeros(1), graph="yes")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_device_selector_runs_on_gpu(explorer):
+    explorer.device.value = "cuda"
+    assert "device: cuda" in explorer.summary_text and "peak GPU memory: -" not in explorer.summary_text
+    explorer.device.value = "cpu"
+    assert "device: cpu" in explorer.summary_text
