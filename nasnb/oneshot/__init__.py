@@ -1,0 +1,41 @@
+"""One-shot NAS on nasnb mutables: DARTS, ENAS, SPOS and ProxylessNAS trainers.
+
+Each trainer turns the model's mutables into a supernet (weighted, sampled or gated),
+trains it with your loss, optimizer and data, records every key's distribution over its
+candidates in :class:`ArchHistory`, and exports the final architecture in the core's
+format (``space.fix(trainer.export())`` is the final model).
+"""
+
+from __future__ import annotations
+
+from ._base import OneShotTrainer, TrainingError, accuracy
+from .callbacks import (
+    ArchitectureCheckpoint,
+    Callback,
+    Checkpoint,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+)
+from .darts import DartsTrainer
+from .enas import EnasController, EnasTrainer
+from .history import ArchHistory, ArchRecord
+from .proxyless import ProxylessTrainer
+from .spos import SPOSTrainer
+
+__all__ = [
+    "ArchHistory",
+    "ArchRecord",
+    "ArchitectureCheckpoint",
+    "Callback",
+    "Checkpoint",
+    "DartsTrainer",
+    "EnasController",
+    "EnasTrainer",
+    "LRSchedulerCallback",
+    "ModelCheckpoint",
+    "OneShotTrainer",
+    "ProxylessTrainer",
+    "SPOSTrainer",
+    "TrainingError",
+    "accuracy",
+]

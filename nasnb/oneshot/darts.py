@@ -1,0 +1,346 @@
+"""DARTS: differentiable architecture search with softmax-weighted candidates.
+
+Every key gets one architecture-parameter vector (mutables sharing a key share it). A
+LayerChoice runs all candidates and sums them weighted by ``softmax(alpha)``. An
+InputChoice whose ``choose_from`` names only LayerChoice keys is a cell node, as in the
+paper: all incoming edges are summed, each of those LayerChoices gets an implicit *zero*
+candidate, and export keeps the ``n_chosen`` edges whose best non-zero op is strongest.
+Any other InputChoice gets its own weights (``n_chosen`` * softmax for a fixed count,
+independent sigmoid gates for ``n_chosen=None``) and export keeps the top ones (or the
+gates above 0.5).
+
+Second order (``unrolled=True``) follows Liu et al. (2019), eq. 7-8: a virtual SGD step
+``w' = w - xi * grad_w L_train`` (with the optimizer's momentum and weight decay) that
+really moves the weights, the validation gradient at ``w'``, and the finite-difference
+Hessian-vector product ``(grad_a L_train(w+) - grad_a L_train(w-)) / (2 eps)`` with
+``w+- = w +- eps * grad_w' L_val``, ``eps = 0.01 / ||grad_w' L_val||``.
+
+Examples
+--------
+>>> import torch
+>>> from torch import nn
+>>> from nasnb import mutables
+>>> from nasnb.oneshot import DartsTrainer
+>>> _ = torch.manual_seed(0)
+>>> net = nn.Sequential(nn.Linear(4, 8), mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"), nn.Linear(8, 2))
+>>> data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
+>>> trainer = DartsTrainer(net, nn.functional.cross_entropy, num_epochs=1, dataset_train=data,
+...                        batch_size=8, progress=False)
+>>> history = trainer.train()
+>>> sorted(trainer.export())
+['act']
+>>> len(history.final()["act"])
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._reduction import reduce_outputs
+from ..exceptions import SearchSpaceError
+from ._base import OneShotTrainer
+
+__all__ = ["DartsTrainer"]
+
+
+def _weighted_sum(key: str, outputs: Any, weights: torch.Tensor) -> torch.Tensor:
+    total = None
+    try:
+        for i, out in enumerate(outputs):
+            total = out * weights[i] if total is None else total + out * weights[i]
+    except RuntimeError as err:
+        raise SearchSpaceError(
+            f"DARTS cannot mix the candidates of key {key!r}: their outputs differ in shape ({err}); "
+            f"every candidate of a mixed choice must return tensors of one shape",
+            key=key,
+        ) from err
+    return total
+
+
+def _device_of(values: Any) -> torch.device | None:
+    for v in values:
+        if torch.is_tensor(v):
+            return v.device
+    return None
+
+
+class _DartsMixer:
+    """Weighted forward for every key; ``refresh()`` recomputes the weights from the alphas."""
+
+    def __init__(self, trainer: DartsTrainer):
+        self.trainer = trainer
+        self.weights: dict[str, torch.Tensor] = {}
+
+    def refresh(self) -> None:
+        self.weights = self.trainer._weights()
+
+    def forward_layer_choice(self, mutable: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+        w = self.weights[mutable.key]
+        out = _weighted_sum(mutable.key, (op(*args, **kwargs) for op in mutable), w)
+        return ([out] if mutable.reduction == "none" else out), w
+
+    def forward_input_choice(self, mutable: Any, inputs: list) -> tuple[Any, Any]:
+        key = mutable.key
+        mode = self.trainer._input_mode[key]
+        if mode == "fixed":
+            chosen = mutable.decision.indices
+            mask = torch.zeros(len(inputs), dtype=torch.bool, device=_device_of(inputs))
+            mask[list(chosen)] = True
+            return reduce_outputs(mutable.reduction, [inputs[i] for i in chosen]), mask
+        if mode == "edges":
+            return reduce_outputs(mutable.reduction, list(inputs)), torch.ones(len(inputs), device=_device_of(inputs))
+        w = self.weights[key]
+        out = _weighted_sum(key, inputs, w)
+        if mutable.reduction == "mean":
+            out = out / (mutable.n_chosen if mutable.n_chosen else w.sum().clamp_min(1e-6))
+        return out, w
+
+
+class DartsTrainer(OneShotTrainer):
+    """Train a DARTS supernet: weights on one half of the training data, alphas on the other.
+
+    Parameters
+    ----------
+    model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid
+        As :class:`~nasnb.oneshot.OneShotTrainer` (NNI 1.x order). ``dataset_train`` is
+        split by index into a weight half and an architecture half unless ``arch_data``
+        is given.
+    arc_learning_rate : float
+        Learning rate of the architecture optimizer, ``Adam(betas=(0.5, 0.999),
+        weight_decay=arc_weight_decay)``.
+    unrolled : bool
+        Second-order DARTS (see the module docstring); reads ``lr``, ``momentum`` and
+        ``weight_decay`` of the weight optimizer's first parameter group.
+    warmup_epochs : int
+        Epochs that train the weights only (the mixture stays uniform), which delays the
+        usual collapse onto parameter-free candidates such as skip connections.
+    **kwargs
+        Everything else :class:`~nasnb.oneshot.OneShotTrainer` takes (``batch_size``,
+        ``device``, ``callbacks``, ``seed``, ``progress``, ``live_plot``, ...).
+
+    Raises
+    ------
+    SearchSpaceError
+        An InputChoice choosing some of its inputs with ``reduction`` "concat" or "none":
+        a weighted mixture cannot have the shape of every choice.
+    """
+
+    kind = "softmax"
+    arch_split = 0.5
+    uses_arch_data = True
+
+    def __init__(self, model: Any, loss: Any, metrics: Any = None, optimizer: Any = None, num_epochs: int = 1,
+                 dataset_train: Any = None, dataset_valid: Any = None, *, arc_learning_rate: float = 3e-4,
+                 arc_weight_decay: float = 1e-3, unrolled: bool = False, warmup_epochs: int = 0, **kwargs: Any):
+        self.arc_learning_rate = arc_learning_rate
+        self.warmup_epochs = warmup_epochs
+        self.arc_weight_decay = arc_weight_decay
+        self.unrolled = unrolled
+        super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, **kwargs)
+
+    # ------------------------------------------------------------- setup
+    def _check_space(self) -> None:
+        self._input_mode: dict[str, str] = {}
+        self._zero_keys: set[str] = set()
+        for key, spec in self.space.items():
+            if spec.kind != "input":
+                continue
+            if spec.size == 1:
+                self._input_mode[key] = "fixed"
+                continue
+            if spec.reduction in ("concat", "none"):
+                raise SearchSpaceError(
+                    f"DARTS cannot search InputChoice {key!r}: it chooses {spec.n_chosen if spec.n_chosen is not None else 'any number'} "
+                    f"of {spec.n_candidates} inputs with reduction {spec.reduction!r}, so each choice has a different "
+                    f"shape and no weighted mixture fits all; use reduction 'sum' or 'mean' (or SPOS/ENAS)",
+                    key=key, value=spec.reduction,
+                )
+            edges = spec.n_chosen is not None and all(
+                name in self.space and self.space[name].kind == "layer" for name in spec.names
+            )
+            self._input_mode[key] = "edges" if edges else "weights"
+            if edges:
+                self._zero_keys.update(self.space[name].key for name in spec.names)
+
+    def _build(self) -> None:
+        g = torch.Generator().manual_seed(self.seed)
+        self.alphas: dict[str, nn.Parameter] = {}
+        for key, spec in self.space.items():
+            if spec.kind == "layer":
+                n = spec.n_candidates + (1 if key in self._zero_keys else 0)
+            elif self._input_mode[key] == "weights":
+                n = spec.n_candidates
+            else:
+                continue
+            self.alphas[key] = nn.Parameter((1e-3 * torch.randn(n, generator=g)).to(self.device))
+        self.arch_optimizer = torch.optim.Adam(
+            list(self.alphas.values()), lr=self.arc_learning_rate, betas=(0.5, 0.999),
+            weight_decay=self.arc_weight_decay,
+        ) if self.alphas else None
+        self.mixer = _DartsMixer(self)
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        for key, alpha in self.alphas.items():
+            spec = self.space[key]
+            if spec.kind == "layer":
+                out[key] = torch.softmax(alpha, -1)[: spec.n_candidates]
+            elif spec.n_chosen is None:
+                out[key] = torch.sigmoid(alpha)
+            else:
+                out[key] = spec.n_chosen * torch.softmax(alpha, -1)
+        return out
+
+    def _enter(self) -> None:
+        self.space.set_mixer(self.mixer)
+        self.mixer.refresh()
+
+    def _exit(self) -> None:
+        self.space.clear_mixer()
+
+    def _eval_arch(self, batch_index: int) -> None:
+        if batch_index == 0:
+            self.mixer.refresh()
+
+    # -------------------------------------------------------------- steps
+    def _train_step(self, x: Any, y: Any, arch_batch: Any) -> dict[str, float]:
+        stats: dict[str, float] = {}
+        if self.arch_optimizer is not None and self.epoch >= self.warmup_epochs:
+            xa, ya = arch_batch
+            self.arch_optimizer.zero_grad(set_to_none=True)
+            if self.unrolled:
+                arch_loss = self._unrolled_backward(x, y, xa, ya)
+            else:
+                self.mixer.refresh()
+                _, loss_a = self._forward_loss(xa, ya)
+                arch_loss = self._finite(float(loss_a.detach()), "architecture (validation) loss")
+                loss_a.backward()
+            self.arch_optimizer.step()
+            stats["arch_loss"] = arch_loss
+        self.mixer.refresh()
+        _, loss = self._forward_loss(x, y)
+        stats["loss"] = self._finite(float(loss.detach()), "training loss")
+        self._weight_update(loss)
+        return stats
+
+    def _weight_params(self) -> list[nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _virtual_step(self, x: Any, y: Any) -> list[torch.Tensor]:
+        """Move the weights to ``w' = w - xi * (momentum * buf + grad + wd * w)``; return the backup of ``w``."""
+        params = self._weight_params()
+        group = self.optimizer.param_groups[0]
+        lr, momentum, wd = group["lr"], group.get("momentum", 0.0), group.get("weight_decay", 0.0)
+        self.mixer.refresh()
+        _, loss = self._forward_loss(x, y)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        backup = [p.detach().clone() for p in params]
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                d = torch.zeros_like(p) if g is None else g.clone()
+                if wd:
+                    d.add_(p, alpha=wd)
+                buf = self.optimizer.state.get(p, {}).get("momentum_buffer") if momentum else None
+                if buf is not None:
+                    d.add_(buf, alpha=momentum)
+                p.sub_(d, alpha=lr)
+        return backup
+
+    def _unrolled_backward(self, x: Any, y: Any, xa: Any, ya: Any) -> float:
+        """Set the alphas' ``.grad`` to the second-order DARTS gradient; return the validation loss."""
+        params = self._weight_params()
+        alphas = list(self.alphas.values())
+        lr = self.optimizer.param_groups[0]["lr"]
+        backup = self._virtual_step(x, y)
+        try:
+            self.mixer.refresh()
+            _, loss_v = self._forward_loss(xa, ya)
+            value = self._finite(float(loss_v.detach()), "architecture (validation) loss")
+            grads = torch.autograd.grad(loss_v, alphas + params, allow_unused=True)
+        finally:
+            with torch.no_grad():
+                for p, b in zip(params, backup):
+                    p.copy_(b)
+        d_alpha = [torch.zeros_like(a) if g is None else g for a, g in zip(alphas, grads[: len(alphas)])]
+        d_w = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads[len(alphas):])]
+        hessian = self._hessian_vector_product(d_w, x, y)
+        for a, da, h in zip(alphas, d_alpha, hessian):
+            a.grad = da - lr * h
+        return value
+
+    def _hessian_vector_product(self, vector: list[torch.Tensor], x: Any, y: Any) -> list[torch.Tensor]:
+        """``d/d alpha (d L_train / d w) . vector`` by central differences at the current weights."""
+        params = self._weight_params()
+        alphas = list(self.alphas.values())
+        norm = torch.cat([v.reshape(-1) for v in vector]).norm()
+        eps = 0.01 / norm.clamp_min(1e-12)
+
+        def alpha_grad(sign: float) -> list[torch.Tensor]:
+            with torch.no_grad():
+                for p, v in zip(params, vector):
+                    p.add_(v, alpha=float(sign * eps))
+            self.mixer.refresh()
+            _, loss = self._forward_loss(x, y)
+            g = torch.autograd.grad(loss, alphas, allow_unused=True)
+            return [torch.zeros_like(a) if gi is None else gi for a, gi in zip(alphas, g)]
+
+        backup = [p.detach().clone() for p in params]
+        try:
+            plus = alpha_grad(1.0)
+            minus = alpha_grad(-2.0)
+        finally:
+            with torch.no_grad():
+                for p, b in zip(params, backup):
+                    p.copy_(b)
+        return [(p - n) / (2 * eps) for p, n in zip(plus, minus)]
+
+    # ------------------------------------------------------------ results
+    @torch.no_grad()
+    def _arch_weights(self) -> dict[str, list[float]]:
+        w = self._weights()
+        strength = {k: float(w[k].max()) for k, s in self.space.items() if s.kind == "layer"}
+        out: dict[str, list[float]] = {}
+        for key, spec in self.space.items():
+            mode = "layer" if spec.kind == "layer" else self._input_mode[key]
+            if mode in ("layer", "weights"):
+                out[key] = w[key].tolist()
+            elif mode == "edges":
+                out[key] = [strength[self.space[name].key] for name in spec.names]
+            else:
+                chosen = self.space.decision(key).indices
+                out[key] = [1.0 if i in chosen else 0.0 for i in range(spec.n_candidates)]
+        return out
+
+    @torch.no_grad()
+    def _export_indices(self) -> dict[str, tuple[int, ...]]:
+        weights = self._arch_weights()
+        result: dict[str, tuple[int, ...]] = {}
+        for key, spec in self.space.items():
+            w = torch.tensor(weights[key])
+            if spec.kind == "layer":
+                result[key] = (int(w.argmax()),)
+            elif self._input_mode[key] == "fixed":
+                result[key] = self.space.decision(key).indices
+            elif spec.n_chosen is None:
+                result[key] = tuple(i for i, v in enumerate(weights[key]) if v > 0.5)
+            else:
+                result[key] = tuple(sorted(int(i) for i in w.topk(spec.n_chosen).indices))
+        return result
+
+    def _algo_state(self) -> dict[str, Any]:
+        return {
+            "alphas": {k: a.detach().clone() for k, a in self.alphas.items()},
+            "arch_optimizer": self.arch_optimizer.state_dict() if self.arch_optimizer else None,
+        }
+
+    def _load_algo_state(self, state: Mapping[str, Any]) -> None:
+        with torch.no_grad():
+            for k, a in self.alphas.items():
+                a.copy_(state["alphas"][k])
+        if self.arch_optimizer is not None:
+            self.arch_optimizer.load_state_dict(state["arch_optimizer"])
