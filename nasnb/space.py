@@ -441,6 +441,8 @@ class SearchSpace(Mapping):
                               for k, (o, n) in changed.items()})
 
     def _on_decision(self, decision: Decision, old: tuple, new: tuple) -> None:
+        if self._pending is None and not self._observers:
+            return
         key = decision.spec.key
         if key not in self._choices:
             return

@@ -19,14 +19,6 @@ nx = pytest.importorskip("networkx")
 X = torch.zeros(1, 1, 28, 28)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores: oversubscription makes convs 50x slower
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def seed_space():
     torch.manual_seed(0)

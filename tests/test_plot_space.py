@@ -28,14 +28,6 @@ pytest.importorskip("matplotlib")
 X = torch.zeros(1, 1, 28, 28)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def seed_graph():
     torch.manual_seed(0)

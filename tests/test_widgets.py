@@ -22,14 +22,6 @@ from nasnb.widgets import MAX_TOGGLES, ChoiceControl, ChoiceWidget, Explorer, ch
 X = torch.zeros(1, 1, 28, 28)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def seed():
     torch.manual_seed(0)

@@ -1,3 +1,5 @@
+"""One-shot tests start from a fixed torch seed (one thread: see tests/conftest.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -5,10 +7,5 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets on a shared 2-core machine: one intra-op thread is ~10x faster than two."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seeded():
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(saved)
