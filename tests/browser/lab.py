@@ -100,6 +100,10 @@ class LabServer:
             d = self.state_dir / sub
             d.mkdir(parents=True, exist_ok=True)
             env[var] = str(d)
+        # no "get notified about Jupyter news?" toast over the widgets under test
+        notification = self.state_dir / "lab-settings" / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
         env["JUPYTER_PLATFORM_DIRS"] = "1"
         env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
         env["PYTHONUNBUFFERED"] = "1"

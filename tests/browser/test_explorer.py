@@ -98,9 +98,11 @@ def test_explorer_click_updates_summary_graph_and_shows_errors(lab_server, brows
     expect(conv1.get_by_role("button", name="1", exact=True)).to_have_class(re.compile(r"\bmod-active\b"))
     expect(graph).not_to_have_attribute("src", src0)  # redrawn with the new active path
 
+    src1 = _src(graph)
     panel.locator(".nasnb-key-head").get_by_role("button", name="1", exact=True).click()
     expect(summary).to_contain_text("(1, 16)")
     expect(summary).to_contain_text(PARAMS_2)
+    expect(graph).not_to_have_attribute("src", src1)  # the image arrives after the summary
     save_screenshot(panel, "explorer_after_clicks")
 
     # the seed's 5x5 / stride 3 conv1: fails in fc1; shown, then rolled back to the last good choice
