@@ -297,24 +297,19 @@ class Experiment:
         return plot_trials(self, ax=ax)
 
     def draw_best(self, **kwargs: Any) -> Any:
-        """Draw the best architecture with ``nasnb.plot.draw_space`` (when the graph renderer exists).
+        """Draw the best architecture with :func:`nasnb.plot.draw_space` (keyword arguments go there).
 
         Applies the best architecture to the space's model first.
 
         Raises
         ------
-        NotImplementedError
-            If this nasnb has no graph renderer.
         ValueError
             If no trial succeeded yet.
         """
-        from . import plot
+        from .plot import draw_space
 
         best = self.best(1)
         if not best:
             raise ValueError("draw_best: no successful trial yet")
-        draw = getattr(plot, "draw_space", None)
-        if draw is None:
-            raise NotImplementedError("draw_best needs nasnb.plot.draw_space, which this nasnb does not have")
         self.space.apply(best[0].arch)
-        return draw(self.space, **kwargs)
+        return draw_space(self.space, **kwargs)

@@ -427,7 +427,7 @@ class SearchSpace(Mapping):
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Group changes so observers hear them once, at the end of the block."""
-        if self._pending is not None:
+        if self._pending is not None or not self._observers:  # nested, or nobody listens
             yield
             return
         self._pending = {}

@@ -172,3 +172,16 @@ def test_inline_timeout_outside_the_main_thread_is_checked_after_the_fact():
     t.join()
     assert out[0].timed_out and out[0].error.startswith("TrialTimeout: took")
     assert math.isclose(out[0].duration, 0.2, rel_tol=2)
+
+
+def test_draw_best_applies_and_draws_the_best_architecture():
+    pytest.importorskip("matplotlib")
+    net = nn.Sequential(mutables.LayerChoice(OrderedDict(small=nn.Linear(4, 2), big=nn.Linear(4, 8)), key="op"))
+    exp = nasnb.Experiment(net, lambda m: sum(p.numel() for p in m.parameters()), "grid", max_trials=2, progress=False)
+    with pytest.raises(ValueError, match="no successful trial yet"):
+        exp.draw_best(example_input=torch.zeros(1, 4))
+    exp.run()
+    fig = exp.draw_best(example_input=torch.zeros(1, 4))
+    assert exp.space.current() == {"op": "big"}
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert any("big" in label for label in labels), labels

@@ -53,7 +53,15 @@ def _sampler(spec: Any) -> Callable[[random.Random], tuple[int, ...]]:
     if spec.n_chosen is None:
         return lambda rng: tuple(i for i in range(n) if rng.random() < 0.5)
     k = spec.n_chosen
-    return lambda rng: tuple(sorted(rng.sample(range(n), k)))
+
+    def subset(rng: random.Random) -> tuple[int, ...]:  # Floyd's algorithm: uniform k-subset, k draws
+        chosen: set[int] = set()
+        for j in range(n - k, n):
+            t = int(rng.random() * (j + 1))
+            chosen.add(j if t in chosen else t)
+        return tuple(sorted(chosen))
+
+    return subset
 
 
 class SPOSTrainer(OneShotTrainer):
