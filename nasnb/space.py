@@ -172,10 +172,19 @@ class SearchSpace(Mapping):
                             value=src,
                         )
 
-        for key, members in groups.items():
-            first_path, first, scope = members[0]
+        for key, members in groups.items():  # check everything before changing any mutable
+            first_path, first, _ = members[0]
+            if not isinstance(first, (LayerChoice, InputChoice, MutableScope)):
+                raise SearchSpaceError(
+                    f"{type(first).__name__} at {first_path!r} subclasses Mutable directly; "
+                    f"subclass LayerChoice, InputChoice or MutableScope instead",
+                    key=key,
+                )
             for path, m, _ in members[1:]:
                 self._check_compatible(key, first_path, first, path, m)
+
+        for key, members in groups.items():
+            first_path, first, scope = members[0]
             for path, m, _ in members:
                 m._bind(key, path)
             paths = tuple(p for p, _, _ in members)
@@ -193,7 +202,11 @@ class SearchSpace(Mapping):
                 spec = Choice.input(key, names, first.n_chosen, source_aliases=aliases, paths=paths,
                                     aliases=al, scope=scope_key, reduction=first.reduction)
             decision = first._decision
-            if len(decision.indices) == 0 and spec.kind == "layer" or any(i >= spec.n_candidates for i in decision.indices):
+            try:  # keep the current choice when it fits (a re-bind), else start from the default
+                fits = spec.parse(list(decision.indices)) == decision.indices
+            except InvalidChoice:
+                fits = False
+            if not fits:
                 decision.indices = spec.default
             decision.spec = spec
             if self._on_decision not in decision.listeners:

@@ -348,3 +348,24 @@ def test_batch_groups_changes_and_lets_errors_through(seed_space):
             assert heard == []
             raise RuntimeError("boom")
     assert heard == [{"conv1": (0, 1), "skipcon": ([0], [])}]
+
+
+def test_refused_bind_leaves_every_mutable_untouched():
+    mutables._reset_global_mutable_counting()
+    net = nn.Sequential(
+        LayerChoice([nn.ReLU(), nn.Tanh()]),
+        LayerChoice([nn.ReLU(), nn.Tanh()], key="act"),
+        LayerChoice([nn.ReLU()], key="act"),
+    )
+    with pytest.raises(nasnb.SearchSpaceError, match="candidate counts differ"):
+        nasnb.SearchSpace(net)
+    assert net[0].key == "LayerChoice1", "no key was rewritten by the failed bind"
+
+
+def test_direct_mutable_subclasses_are_refused():
+    class Odd(mutables.Mutable):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(nasnb.SearchSpaceError, match="Odd at '0' subclasses Mutable directly"):
+        nasnb.SearchSpace(nn.Sequential(Odd(key="odd")))
