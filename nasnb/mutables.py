@@ -256,22 +256,26 @@ class LayerChoice(_Choosable):
     def __iter__(self) -> Iterator[nn.Module]:
         return (self._modules[n] for n in self.names)
 
+    def _name_of(self, idx: int | str) -> str:
+        if isinstance(idx, str):
+            if idx not in self.names:
+                raise LookupError(f"LayerChoice {self._key!r} has no candidate {idx!r}; candidates are {self.names}")
+            return idx
+        return self.names[idx]
+
     def __getitem__(self, idx: int | slice | str) -> Any:
         if isinstance(idx, str):
-            return self._modules[idx]
+            return self._modules[self._name_of(idx)]
         return list(self)[idx]
 
     def __setitem__(self, idx: int | str, module: nn.Module) -> None:
-        name = idx if isinstance(idx, str) else self.names[idx]
-        if name not in self.names:
-            raise KeyError(f"LayerChoice {self._key!r} has no candidate {name!r}; candidates are {self.names}")
-        self._modules[name] = module
+        self._modules[self._name_of(idx)] = module
 
     def __delitem__(self, idx: int | slice | str) -> None:
         if isinstance(idx, slice):
             doomed = self.names[idx]
         elif isinstance(idx, str):
-            doomed = [idx]
+            doomed = [self._name_of(idx)]
         else:
             doomed = [self.names[idx]]
         current = self.names[self._decision.indices[0]] if self._decision.indices else None

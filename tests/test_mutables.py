@@ -231,3 +231,11 @@ def test_extra_repr_shows_key_and_choice():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         repr(InputChoice(n_candidates=1, key="s"))
+
+
+def test_unknown_candidate_name_is_a_clear_lookup_error():
+    lc = LayerChoice(OrderedDict(a=nn.ReLU(), b=nn.Tanh()), key="act")
+    for action in (lambda: lc["c"], lambda: lc.__setitem__("c", nn.ELU()), lambda: lc.__delitem__("c")):
+        with pytest.raises(LookupError, match=r"LayerChoice 'act' has no candidate 'c'; candidates are \['a', 'b'\]"):
+            action()
+    assert lc.names == ["a", "b"]
