@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 Arch = dict[str, Any]
+_READABLE = (str, int, list)  # what exports write; parsed without normalising
 
 
 class InvalidChoice(Exception):
@@ -164,47 +166,28 @@ class Choice:
         (or 0.0/1.0 floats) as long as the candidates, NNI's ``{"_value", "_idx"}`` form,
         and tensors or arrays of those.
         """
-        if self.kind == "layer":  # fast path: a candidate name or index
-            if type(value) is str:
-                i = self.lookup.get(value)
-                if i is not None:
-                    return (i,)
-            elif type(value) is int and 0 <= value < len(self.names):
-                return (value,)
-        elif type(value) is list and self.kind == "input":  # fast path: names or indices
-            n = len(self.names)
-            if all(type(v) is int for v in value):
-                chosen = value if all(0 <= v < n for v in value) else [-1]
-            elif all(type(v) is str for v in value):
-                chosen = [self.lookup.get(v, -1) for v in value]
-            else:
-                chosen = [-1]
-            if -1 not in chosen and len(set(chosen)) == len(chosen) and (
-                self.n_chosen is None or len(chosen) == self.n_chosen
-            ):
-                return tuple(sorted(chosen))
-        if isinstance(value, Mapping) and ("_idx" in value or "_value" in value):
-            value = value["_idx"] if "_idx" in value else value["_value"]
-        if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-            value = value.tolist()
+        if type(value) not in _READABLE:  # NNI's parameter dicts, tensors and arrays
+            if isinstance(value, Mapping) and ("_idx" in value or "_value" in value):
+                value = value["_idx"] if "_idx" in value else value["_value"]
+            if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+                value = value.tolist()
         if self.kind == "layer":
             return self._parse_layer(value)
         return self._parse_input(value)
 
     def _index(self, item: Any) -> int:
-        if isinstance(item, str):
-            i = self.lookup.get(item)
-            if i is None or i < 0:
-                raise InvalidChoice(self.describe())
-            return i
-        if isinstance(item, int) and not isinstance(item, bool):
-            if not 0 <= item < self.n_candidates:
-                raise InvalidChoice(self.describe())
-            return item
-        raise InvalidChoice(self.describe())
+        if type(item) is str:
+            i = self.lookup.get(item, -1)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            i = item if 0 <= item < len(self.names) else -1
+        else:
+            i = -1
+        if i < 0:  # unknown, ambiguous or out-of-range
+            raise InvalidChoice(self.describe())
+        return i
 
     def _multi_hot(self, items: list) -> tuple[int, ...] | None:
-        if len(items) != self.n_candidates or not items:
+        if len(items) != len(self.names) or type(items[0]) not in (bool, float):
             return None
         if all(isinstance(x, bool) for x in items):
             return tuple(i for i, x in enumerate(items) if x)
@@ -213,6 +196,8 @@ class Choice:
         return None
 
     def _parse_layer(self, value: Any) -> tuple[int, ...]:
+        if type(value) is str or type(value) is int:
+            return (self._index(value),)
         if isinstance(value, (list, tuple)):
             hot = self._multi_hot(list(value))
             if hot is not None:
@@ -225,9 +210,11 @@ class Choice:
         return (self._index(value),)
 
     def _parse_input(self, value: Any) -> tuple[int, ...]:
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
+        if type(value) is list:
+            items = value
+        elif isinstance(value, (str, int)) and not isinstance(value, bool):
             items = [value]
-        elif isinstance(value, (list, tuple)):
+        elif isinstance(value, tuple):
             items = list(value)
         else:
             raise InvalidChoice(self.describe())
@@ -237,6 +224,20 @@ class Choice:
             raise InvalidChoice(f"distinct inputs, {self.describe()}")
         if self.n_chosen is not None and len(chosen) != self.n_chosen:
             raise InvalidChoice(self.describe())
+        return tuple(sorted(chosen))
+
+    def draw(self, rng: random.Random) -> tuple[int, ...]:
+        """Indices of a uniformly random choice: every valid choice is equally likely."""
+        n = len(self.names)
+        if self.kind == "layer":
+            return (int(rng.random() * n),)
+        if self.n_chosen is None:  # each input kept with probability 1/2: uniform over subsets
+            bits = rng.getrandbits(n)
+            return tuple(i for i in range(n) if bits >> i & 1)
+        chosen: set[int] = set()  # Floyd's algorithm: a uniform k-subset in k draws
+        for j in range(n - self.n_chosen, n):
+            t = int(rng.random() * (j + 1))
+            chosen.add(j if t in chosen else t)
         return tuple(sorted(chosen))
 
     def all_indices(self) -> Iterator[tuple[int, ...]]:

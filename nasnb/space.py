@@ -123,13 +123,12 @@ class SearchSpace(Mapping):
 
     def _bind(self) -> None:
         entries = self._walk()
-        root_key = lambda m: m._explicit_key or m._auto_key  # noqa: E731
+        # explicit key, else the module path (the model itself, at path "", keeps its automatic key)
+        path_to_key = {path: m._explicit_key if m._explicit_key is not None else (path or m._auto_key)
+                       for path, m, _ in entries}
         groups: dict[str, list[tuple[str, Mutable, str | None]]] = {}
         for path, m, scope in entries:
-            key = m._explicit_key if m._explicit_key is not None else (path or root_key(m))
-            groups.setdefault(key, []).append((path, m, scope))
-        path_to_key = {path: (m._explicit_key if m._explicit_key is not None else (path or root_key(m)))
-                       for path, m, _ in entries}
+            groups.setdefault(path_to_key[path], []).append((path, m, scope))
 
         # aliases: NNI automatic keys -> canonical key
         aliases: dict[str, str] = {}
@@ -388,18 +387,7 @@ class SearchSpace(Mapping):
     def sample(self, seed: int | random.Random | None = None) -> Arch:
         """Draw an architecture uniformly at random (reproducible with ``seed``); does not apply it."""
         rng = seed if isinstance(seed, random.Random) else random.Random(seed)
-        arch = {}
-        for key, spec in self._choices.items():
-            n = len(spec.names)
-            if spec.kind == "layer":
-                indices: tuple[int, ...] = (int(rng.random() * n),)
-            elif spec.n_chosen is None:
-                bits = rng.getrandbits(n)
-                indices = tuple(i for i in range(n) if bits >> i & 1)
-            else:
-                indices = tuple(sorted(rng.sample(range(n), spec.n_chosen)))
-            arch[key] = spec.encode(indices)
-        return arch
+        return {key: spec.encode(spec.draw(rng)) for key, spec in self._choices.items()}
 
     def grid(self) -> Iterator[Arch]:
         """Every architecture of the space, lazily, the current defaults' order first."""

@@ -51,3 +51,22 @@ def test_zero_one_int_list_means_indices_as_in_nni():
     pick = Choice.input("pick", ("", "", ""), n_chosen=None)
     assert pick.parse([0, 1]) == (0, 1)  # not a mask
     assert pick.parse([True, False, True]) == (0, 2)
+
+
+@pytest.mark.parametrize(
+    "choice",
+    [
+        Choice.layer("op", ("a", "b", "c")),
+        Choice.input("pick", ("", "", "", ""), n_chosen=2),
+        Choice.input("any", ("", "", ""), n_chosen=None),
+    ],
+    ids=["layer", "k-subset", "any-subset"],
+)
+def test_draw_is_uniform_over_every_valid_choice(choice):
+    import collections
+    import random
+
+    rng = random.Random(0)
+    counts = collections.Counter(choice.draw(rng) for _ in range(400 * choice.size))
+    assert set(counts) == set(choice.all_indices())
+    assert max(counts.values()) / min(counts.values()) < 1.3

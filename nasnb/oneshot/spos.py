@@ -43,27 +43,6 @@ __all__ = ["SPOSTrainer"]
 Indices = dict[str, tuple[int, ...]]
 
 
-def _sampler(spec: Any) -> Callable[[random.Random], tuple[int, ...]]:
-    n = spec.n_candidates
-    if spec.size <= 1:
-        default = spec.default
-        return lambda rng: default
-    if spec.kind == "layer":
-        return lambda rng: (int(rng.random() * n),)
-    if spec.n_chosen is None:
-        return lambda rng: tuple(i for i in range(n) if rng.random() < 0.5)
-    k = spec.n_chosen
-
-    def subset(rng: random.Random) -> tuple[int, ...]:  # Floyd's algorithm: uniform k-subset, k draws
-        chosen: set[int] = set()
-        for j in range(n - k, n):
-            t = int(rng.random() * (j + 1))
-            chosen.add(j if t in chosen else t)
-        return tuple(sorted(chosen))
-
-    return subset
-
-
 class SPOSTrainer(OneShotTrainer):
     """Uniform single-path supernet training followed by a constrained evolution search.
 
@@ -80,7 +59,7 @@ class SPOSTrainer(OneShotTrainer):
 
     def _build(self) -> None:
         self._decisions = [(k, self.space.decision(k)) for k in self.space]
-        self._samplers = [(k, d, _sampler(self.space[k])) for k, d in self._decisions]
+        self._samplers = [(k, d, self.space[k].draw) for k, d in self._decisions]
         self._counts = {k: [0] * self.space[k].n_candidates for k in self.space}
         self._n_samples = 0
         self._scoring = False

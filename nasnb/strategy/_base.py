@@ -147,16 +147,7 @@ class Strategy(ABC):
 
     def _sample(self) -> Indices:
         """One architecture uniformly at random (from ``self.rng``)."""
-        out = []
-        for spec in self._specs:
-            n = spec.n_candidates
-            if spec.kind == "layer":
-                out.append((self.rng.randrange(n),))
-            elif spec.n_chosen is None:
-                out.append(tuple(i for i in range(n) if self.rng.random() < 0.5))
-            else:
-                out.append(tuple(sorted(self.rng.sample(range(n), spec.n_chosen))))
-        return tuple(out)
+        return tuple(spec.draw(self.rng) for spec in self._specs)
 
     def _iter_all(self) -> Iterator[Indices]:
         import itertools

@@ -81,17 +81,3 @@ def test_validation_is_reproducible():
     t = _trainer(epochs=1)
     t.train()
     assert t.validate() == t.validate()
-
-
-def test_single_path_sampler_is_uniform_over_k_subsets():
-    import collections
-    import random
-
-    from nasnb.architecture import Choice
-    from nasnb.oneshot.spos import _sampler
-
-    draw = _sampler(Choice.input("pick", ("", "", "", ""), n_chosen=2))
-    rng = random.Random(0)
-    counts = collections.Counter(draw(rng) for _ in range(12000))
-    assert set(counts) == {(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)}
-    assert max(counts.values()) / min(counts.values()) < 1.15
