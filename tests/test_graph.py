@@ -8,21 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-import nasnb
 from nasnb import mutables
 from nasnb.graph import build_graph, layered_layout, mark_active
 from nasnb.profile import ForwardError
 
-from .models import CellNet, MaskNet, SeedNet
+from .models import CellNet, MaskNet
 
 nx = pytest.importorskip("networkx")
 X = torch.zeros(1, 1, 28, 28)
-
-
-@pytest.fixture
-def seed_space():
-    torch.manual_seed(0)
-    return nasnb.SearchSpace(SeedNet())
 
 
 def test_seed_net_nodes_kinds_and_shapes(seed_space):

@@ -12,15 +12,8 @@ from nasnb import mutables
 from nasnb.exceptions import NasnbError
 from nasnb.profile import ForwardError, count_params, format_count, profile, profile_candidates
 
-from .models import SeedNet
 
 X = torch.zeros(1, 1, 28, 28)
-
-
-@pytest.fixture
-def seed_space():
-    torch.manual_seed(0)
-    return nasnb.SearchSpace(SeedNet())
 
 
 def test_count_params_leaves_out_unchosen_candidates(seed_space):

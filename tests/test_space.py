@@ -17,12 +17,6 @@ from nasnb.mutables import InputChoice, LayerChoice, MutableScope
 from .models import CellNet, SeedNet
 
 
-@pytest.fixture
-def seed_space():
-    mutables._reset_global_mutable_counting()
-    return nasnb.SearchSpace(SeedNet().eval())
-
-
 def test_keys_are_module_paths_unless_explicit(seed_space):
     assert list(seed_space) == ["conv1", "skipcon"]
     net = CellNet()
