@@ -43,6 +43,21 @@ def _timed(fn, n: int, clock=time.perf_counter) -> list[float]:
     return out
 
 
+def _build_and_draw(space, x, n: int):
+    """The graph of ``space`` and the median seconds to build it and to draw it as a PNG."""
+    from nasnb.graph import build_graph
+    from nasnb.plot import draw_space
+
+    build = statistics.median(_timed(lambda: build_graph(space, x), n))
+    g = build_graph(space, x)
+
+    def draw():
+        buf = io.BytesIO()
+        draw_space(g).savefig(buf, format="png", dpi=72)
+
+    return g, build, statistics.median(_timed(draw, n))
+
+
 def bench_seed_update(repeats: int = 5, n: int = 20) -> None:
     from nasnb.graph import build_graph
     from nasnb.plot import draw_space
@@ -100,8 +115,6 @@ def chain(n_keys: int, width: int = 8) -> nn.Module:
 
 
 def bench_graph_100(n: int = 3) -> None:
-    from nasnb.graph import build_graph
-    from nasnb.plot import draw_space
 
     model, x = chain(100), torch.zeros(1, 8)
     fixed = nasnb.SearchSpace(model).fix().eval()
@@ -111,23 +124,13 @@ def bench_graph_100(n: int = 3) -> None:
             fixed(x)
 
     t_fwd = median_time(plain_fwd, repeat=20)
-    space = nasnb.SearchSpace(model)
-    build = statistics.median(_timed(lambda: build_graph(space, x), n))
-    g = build_graph(space, x)
-
-    def draw():
-        buf = io.BytesIO()
-        draw_space(g).savefig(buf, format="png", dpi=72)
-
-    t_draw = statistics.median(_timed(draw, n))
+    g, build, t_draw = _build_and_draw(nasnb.SearchSpace(model), x, n)
     print(f"100-key space ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges), median of {n}:")
     print(f"  build_graph {fmt(build)} ({build / t_fwd:.0f}x a plain forward of {fmt(t_fwd)}), "
           f"draw_space+PNG {fmt(t_draw)}, total {fmt(build + t_draw)}  (budget 2 s)")
 
 
 def bench_darts_cell(n: int = 3) -> None:
-    from nasnb.graph import build_graph
-    from nasnb.plot import draw_space
 
     from tests.models import Cell
 
@@ -143,14 +146,7 @@ def bench_darts_cell(n: int = 3) -> None:
             return self.cell(x, x)
 
     space = nasnb.SearchSpace(Wrap())
-    build = statistics.median(_timed(lambda: build_graph(space, x), n))
-    g = build_graph(space, x)
-
-    def draw():
-        buf = io.BytesIO()
-        draw_space(g).savefig(buf, format="png", dpi=72)
-
-    t_draw = statistics.median(_timed(draw, n))
+    g, build, t_draw = _build_and_draw(space, x, n)
     print(f"DARTS-style cell ({len(space)} keys, {g.number_of_nodes()} nodes): build_graph {fmt(build)}, "
           f"draw_space+PNG {fmt(t_draw)}")
 

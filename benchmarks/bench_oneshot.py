@@ -25,26 +25,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from nasnb import mutables
+from nasnb import mutables, ops
 from nasnb.oneshot import DartsTrainer, EnasTrainer, SPOSTrainer
 
 C = 16
-OP_NAMES = ["sep3", "sep5", "dil3", "max3", "avg3", "skip"]
+OP_NAMES = ["sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "max_pool_3x3", "avg_pool_3x3", "skip_connect"]
 
 
 def make_op(name: str) -> nn.Module:
-    if name in ("sep3", "sep5"):
-        k = 3 if name == "sep3" else 5
-        return nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, k, padding=k // 2, groups=C, bias=False),
-                             nn.Conv2d(C, C, 1, bias=False), nn.BatchNorm2d(C, affine=False))
-    if name == "dil3":
-        return nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 3, padding=2, dilation=2, groups=C, bias=False),
-                             nn.Conv2d(C, C, 1, bias=False), nn.BatchNorm2d(C, affine=False))
-    if name == "max3":
-        return nn.MaxPool2d(3, 1, 1)
-    if name == "avg3":
-        return nn.AvgPool2d(3, 1, 1, count_include_pad=False)
-    return nn.Identity()
+    """The DARTS op from nasnb.ops (BatchNorm without affine, as in DARTS search)."""
+    return ops.create_op(name, C, affine=False)
 
 
 # ----------------------------------------------------------------- DARTS cells
@@ -56,7 +46,7 @@ class NasCell(mutables.MutableScope):
         for i in range(nodes):
             keys = [f"{name}_n{i}_e{j}" for j in range(2 + i)]
             self.edges.append(nn.ModuleList(
-                mutables.LayerChoice(OrderedDict((n, make_op(n)) for n in OP_NAMES), key=k) for k in keys))
+                mutables.LayerChoice(ops.candidates(OP_NAMES, C, affine=False), key=k) for k in keys))
             self.inputs.append(mutables.InputChoice(choose_from=keys, n_chosen=2, key=f"{name}_n{i}_in"))
         self.out = nn.Conv2d(C * nodes, C, 1, bias=False)
 
@@ -128,7 +118,7 @@ def _block(name: str) -> nn.Module:
     if name == "conv5":
         return nn.Sequential(nn.Conv2d(C, C, 5, padding=2, bias=False), nn.BatchNorm2d(C), nn.ReLU())
     if name == "sep3":
-        return make_op("sep3")
+        return make_op("sep_conv_3x3")
     return nn.Identity()
 
 
@@ -162,8 +152,8 @@ class PlainChain(nn.Module):
 
     def forward(self, x):
         x = self.stem(x)
-        for ops, i in zip(self.blocks, self.index):
-            x = ops[i](x)
+        for block, i in zip(self.blocks, self.index):
+            x = block[i](x)
         return self.head(x.mean((2, 3)))
 
 
