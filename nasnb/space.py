@@ -367,16 +367,17 @@ class SearchSpace(Mapping):
         multi-hot bool list, ``{"_value", "_idx"}`` dicts, or a path to a JSON file. On
         any problem nothing changes and :class:`ArchitectureError` lists them all.
         """
-        resolved = self._resolve(arch, full=False)
+        self._set(self._resolve(arch, full=False))
+
+    def _set(self, resolved: Mapping[str, tuple[int, ...]]) -> None:
         with self.batch():
             for key, indices in resolved.items():
                 self._decisions[key].set(indices)
 
     def load(self, path: str | os.PathLike) -> Arch:
         """Apply a full architecture from a JSON file (ours or NNI 1.x's); return it."""
-        arch = self.validate(load_json(path))
-        self.apply(arch)
-        return arch
+        self._set(self._resolve(load_json(path), full=True))
+        return self.current()
 
     def save(self, path: str | os.PathLike, arch: Mapping[str, Any] | None = None) -> Arch:
         """Write ``arch`` (default: the current one) as readable JSON; return what was written."""
