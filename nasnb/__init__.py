@@ -28,13 +28,20 @@ from .exceptions import ArchitectureError, NasnbError, SearchSpaceError
 from .space import SearchSpace
 
 if TYPE_CHECKING:  # editors jump to the lazy names' sources
-    from . import bench, graph, oneshot, plot, strategy, widgets
+    from . import (
+        bench, executors, experiment, fixed, graph, journal, mutator, nni_format, oneshot, ops, plot, profile,
+        strategy, widgets,
+    )
     from .experiment import Experiment
     from .widgets import Explorer
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"bench", "graph", "oneshot", "plot", "profile", "strategy", "widgets"}
+# every public submodule is reachable as ``nasnb.<name>`` after ``import nasnb``, loaded on first use
+_LAZY_MODULES = {
+    "bench", "executors", "experiment", "fixed", "graph", "journal", "mutator", "nni_format", "oneshot", "ops",
+    "plot", "profile", "strategy", "widgets",
+}
 _LAZY_NAMES = {"Explorer": "nasnb.widgets", "Experiment": "nasnb.experiment"}
 
 __all__ = [

@@ -32,6 +32,13 @@ def test_every_public_module_declares_sorted_all():
             assert hasattr(module, name), f"{info.name}.{name}"
 
 
+def test_every_public_module_is_an_attribute_after_import_nasnb():
+    names = sorted(info.name for info in pkgutil.iter_modules(nasnb.__path__) if not info.name.startswith("_"))
+    code = f"import nasnb; print([n for n in {names!r} if not hasattr(nasnb, n)])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_import_nasnb_loads_no_heavy_optional_packages():
     code = (
         "import sys, torch; before = set(sys.modules); import nasnb; from nasnb import mutables; "
