@@ -1,0 +1,1 @@
+"""ENAS micro and macro ops (filled in by the ENAS space work)."""
