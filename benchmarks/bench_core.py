@@ -4,8 +4,10 @@ Run: ``python benchmarks/bench_core.py``. Prints ratios (lower is better):
 
 * seed MNIST net: fixed model / plain and mutable model (current discrete state) / plain,
   batch 1 and 64, forward and forward+backward, CPU;
-* ``sample()`` + ``fix()`` of a DARTS-style cell (4 nodes, 14 edges x 8 ops) / building
-  the same plain network;
+* DARTS space (C=16, 8 cells): the fixed network / the DARTS repository's evaluation
+  network hand-written for the same genotype, forward and forward+backward, parameters
+  side by side; ``sample()`` + ``fix()`` / building that plain network; build time of
+  every space in ``nasnb.spaces``;
 * ``import nasnb`` on top of ``import torch`` (seconds and MiB);
 * ``sample()`` + ``apply()`` architectures per second on a 50-key space.
 """
@@ -59,64 +61,104 @@ def bench_seed_net() -> None:
                   f"  mutable/plain {t['mutable'] / t['plain']:.3f}")
 
 
-DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-             "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
+class PlainDARTS(nn.Module):
+    """The DARTS repository's evaluation network (``NetworkCIFAR``), hand-written for one genotype.
 
+    Built from the same nasnb.ops modules, so only the code around the ops differs.
+    """
 
-class SearchCell(nn.Module):
-    """DARTS cell: node j mixes one op per predecessor and keeps 2 edges."""
-
-    def __init__(self, c: int = 16, n_nodes: int = 4):
+    def __init__(self, genotype, C: int, layers: int, num_classes: int = 10):
         super().__init__()
-        self.nodes = nn.ModuleList()
-        for j in range(n_nodes):
-            keys = [f"n{j}_p{i}" for i in range(j + 2)]
-            edges = nn.ModuleList(
-                mutables.LayerChoice(ops.candidates(DARTS_OPS, c), key=k) for k in keys)
-            switch = mutables.InputChoice(choose_from=keys, n_chosen=2, key=f"n{j}_switch")
-            self.nodes.append(nn.ModuleDict({"edges": edges, "switch": switch}))
+        c_curr = 3 * C
+        self.stem = nn.Sequential(nn.Conv2d(3, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
+        c_pp, c_p, c_curr = c_curr, c_curr, C
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                c_curr *= 2
+            self.cells.append(PlainCell(genotype, c_pp, c_p, c_curr, reduction, reduction_prev))
+            reduction_prev = reduction
+            c_pp, c_p = c_p, 4 * c_curr
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_p, num_classes)
 
-    def forward(self, s0, s1):
-        states = [s0, s1]
-        for node in self.nodes:
-            states.append(node["switch"]([op(states[i]) for i, op in enumerate(node["edges"])]))
-        return torch.cat(states[2:], 1)
+    def forward(self, x):
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+        return self.classifier(self.pool(s1).flatten(1))
 
 
 class PlainCell(nn.Module):
-    """The same cell hand-written for one architecture (only chosen edges built)."""
+    """DARTS repository ``Cell``: preprocess, then two chosen edges per node, summed; concat of the nodes."""
 
-    def __init__(self, arch: dict, c: int = 16, n_nodes: int = 4):
+    def __init__(self, genotype, c_pp, c_p, c, reduction, reduction_prev):
         super().__init__()
-        self.inputs = []
-        self.ops = nn.ModuleList()
-        for j in range(n_nodes):
-            chosen = arch[f"n{j}_switch"]
-            self.inputs.append([int(k.split("_p")[1]) for k in chosen])
-            self.ops.append(nn.ModuleList(ops.create_op(arch[k], c) for k in chosen))
+        self.preprocess0 = ops.FactorizedReduce(c_pp, c) if reduction_prev else ops.ReLUConvBN(c_pp, c, 1, 1, 0)
+        self.preprocess1 = ops.ReLUConvBN(c_p, c, 1, 1, 0)
+        edges = genotype.reduce if reduction else genotype.normal
+        self.indices = [i for _, i in edges]
+        self.ops = nn.ModuleList(ops.create_op(name, c, 2 if reduction and i < 2 else 1) for name, i in edges)
 
     def forward(self, s0, s1):
-        states = [s0, s1]
-        for idx, edge_ops in zip(self.inputs, self.ops):
-            states.append(sum(op(states[i]) for i, op in zip(idx, edge_ops)))
-        return torch.cat(states[2:], 1)
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for k in range(0, len(self.ops), 2):
+            states.append(self.ops[k](states[self.indices[k]]) + self.ops[k + 1](states[self.indices[k + 1]]))
+        return torch.cat(states[2:], dim=1)
 
 
-def bench_sample_fix() -> None:
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def bench_darts() -> None:
+    """Fixed DARTS network / the hand-written network of the same chosen edges; sample+fix / build plain."""
+    from nasnb import spaces
+
     torch.manual_seed(0)
-    space = nasnb.SearchSpace(SearchCell())
-    arch = space.sample(seed=0)
+    C, layers = 16, 8
+    space = nasnb.SearchSpace(spaces.DARTS(C, layers, 10))
+    print(f"DARTS space C={C}, {layers} cells ({len(space)} keys, size {space.size:.2e}); CPU, 1 thread")
+    for name, genotype in (("DARTS_V2", spaces.DARTS_V2), ("P-DARTS", spaces.PDARTS), ("random", None)):
+        arch = spaces.darts_arch(genotype) if genotype else space.sample(seed=1)
+        genotype = genotype or spaces.to_genotype(arch)
+        fixed = space.fix(arch).eval()
+        plain = PlainDARTS(genotype, C, layers).eval()
+        print(f"  {name:<8} parameters: fixed {n_params(fixed):,}  hand-written {n_params(plain):,}  "
+              f"mutable supernet {n_params(space.model):,}")
+        for batch in (1, 32):
+            x = torch.randn(batch, 3, 32, 32)
+            for mode in ("forward", "forward+backward"):
+                def run(model, x=x, mode=mode):
+                    if mode == "forward":
+                        def f():
+                            with torch.no_grad():
+                                model(x)
+                    else:
+                        def f():
+                            model.zero_grad(set_to_none=True)
+                            model(x).sum().backward()
+                    return f
+                t = interleaved({"plain": run(plain), "fixed": run(fixed)}, rounds=7, repeat=5, number=2)
+                print(f"    batch {batch:>2} {mode:<17} plain {fmt(t['plain']):>10}  fixed/plain "
+                      f"{t['fixed'] / t['plain']:.3f}")
     seeds = iter(range(10**9))
-    t = interleaved({
-        "plain": lambda: PlainCell(space.sample(seed=next(seeds))),
-        "nasnb": lambda: space.fix(space.sample(seed=next(seeds))),
-    }, rounds=7, repeat=10)
-    x = torch.randn(2, 16, 8, 8)
-    fixed = space.fix(arch).eval()
-    space.apply(arch)
-    assert torch.allclose(fixed(x, x), space.model.eval()(x, x))
-    print(f"DARTS cell (14 edges x 8 ops, size {space.size:.3e}): build plain {fmt(t['plain'])}, "
-          f"sample()+fix() {fmt(t['nasnb'])}, ratio {t['nasnb'] / t['plain']:.2f}")
+
+    def build_plain():
+        PlainDARTS(spaces.to_genotype(space.sample(seed=next(seeds))), C, layers)
+
+    t = interleaved({"plain": build_plain, "nasnb": lambda: space.fix(space.sample(seed=next(seeds)))},
+                    rounds=5, repeat=3)
+    print(f"  sample()+fix() {fmt(t['nasnb'])} / build the plain network {fmt(t['plain'])}: "
+          f"ratio {t['nasnb'] / t['plain']:.2f}")
+    for name, build in (("DARTS(36, 20) eval size", lambda: spaces.DARTS(36, 20, 10)),
+                        ("NB201(16, 5)", lambda: spaces.NB201()),
+                        ("ENASMicro()", lambda: spaces.ENASMicro()), ("ENASMacro()", lambda: spaces.ENASMacro()),
+                        ("ProxylessNAS()", lambda: spaces.ProxylessNAS()), ("SPOS()", lambda: spaces.SPOS())):
+        t = interleaved({"build": build}, rounds=3, repeat=1)
+        print(f"  build {name:<24} {fmt(t['build'])}")
 
 
 def bench_import() -> None:
@@ -155,6 +197,6 @@ def bench_sample_apply() -> None:
 if __name__ == "__main__":
     print(f"torch {torch.__version__}, nasnb {nasnb.__version__}")
     bench_seed_net()
-    bench_sample_fix()
+    bench_darts()
     bench_import()
     bench_sample_apply()

@@ -30,7 +30,7 @@ from .space import SearchSpace
 if TYPE_CHECKING:  # editors jump to the lazy names' sources
     from . import (
         bench, executors, experiment, fixed, graph, journal, mutator, nni_format, oneshot, ops, plot, profile,
-        strategy, widgets,
+        spaces, strategy, widgets,
     )
     from .experiment import Experiment
     from .widgets import Explorer
@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 # every public submodule is reachable as ``nasnb.<name>`` after ``import nasnb``, loaded on first use
 _LAZY_MODULES = {
     "bench", "executors", "experiment", "fixed", "graph", "journal", "mutator", "nni_format", "oneshot", "ops",
-    "plot", "profile", "strategy", "widgets",
+    "plot", "profile", "spaces", "strategy", "widgets",
 }
 _LAZY_NAMES = {"Explorer": "nasnb.widgets", "Experiment": "nasnb.experiment"}
 

@@ -1,9 +1,11 @@
 """The current decision of one key, shared by every mutable bound to that key.
 
 A :class:`Decision` holds the chosen candidate indices (a sorted tuple), an optional
-*mixer* that a one-shot algorithm installs to replace the discrete forward, and the
-listeners a :class:`~nasnb.SearchSpace` registers to hear about changes. Listeners and
-mixers are runtime state: deep copies and pickles keep only the indices.
+*mixer* that a one-shot algorithm installs to replace the discrete forward, the
+listeners a :class:`~nasnb.SearchSpace` registers to hear about changes, and the
+``unused`` flag the space sets on a LayerChoice key whose output no chosen InputChoice
+slot takes (its mutables then skip their forward). Listeners, mixers and the flag are
+runtime state of a bound space: deep copies and pickles keep only the indices.
 
 Examples
 --------
@@ -43,13 +45,14 @@ Listener = Callable[["Decision", tuple, tuple], None]
 class Decision:
     """Chosen indices of one key; ``set`` notifies listeners when they change."""
 
-    __slots__ = ("indices", "spec", "mixer", "listeners")
+    __slots__ = ("indices", "spec", "mixer", "listeners", "unused")
 
     def __init__(self, indices: tuple[int, ...], spec: Any = None):
         self.indices = indices
         self.spec = spec  # the nasnb.architecture.Choice describing the key
         self.mixer: Mixer | None = None
         self.listeners: list[Listener] = []
+        self.unused = False  # set by the SearchSpace: no chosen InputChoice slot takes this key's output
 
     def set(self, indices: tuple[int, ...]) -> None:
         """Replace the chosen indices (already validated) and tell the listeners."""
@@ -68,7 +71,9 @@ class Decision:
         self.spec = state["spec"]
         self.mixer = None
         self.listeners = []
+        self.unused = False
 
     def __repr__(self) -> str:
         mixed = ", mixed" if self.mixer is not None else ""
-        return f"Decision({self.indices}{mixed})"
+        unused = ", unused" if self.unused else ""
+        return f"Decision({self.indices}{mixed}{unused})"

@@ -22,7 +22,7 @@ Sequential(
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from torch import nn
 
@@ -30,7 +30,7 @@ from ._clone import clone_module
 from ._reduction import mask_for, reduce_outputs
 from .mutables import InputChoice, LayerChoice, Mutable
 
-__all__ = ["FixedInputChoice", "FixedLayerChoice", "apply_fixed_architecture", "fix_model"]
+__all__ = ["FixedInputChoice", "FixedLayerChoice", "UnusedChoice", "apply_fixed_architecture", "fix_model"]
 
 
 class FixedInputChoice(nn.Module):
@@ -104,7 +104,35 @@ class FixedLayerChoice(nn.Module):
         return out
 
 
-def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None) -> nn.Module:
+class UnusedChoice(nn.Module):
+    """A LayerChoice whose output the architecture never uses: no weights, returns ``None``.
+
+    Stands where a dropped edge was (its InputChoice slot is not chosen); ``[]`` for
+    ``reduction="none"``, and an all-False mask with ``return_mask=True``, as NNI 1.x
+    returned for an all-False LayerChoice.
+
+    >>> UnusedChoice(n_candidates=3, key="n2_p0")(1) is None
+    True
+    """
+
+    def __init__(self, n_candidates: int, reduction: str = "sum", return_mask: bool = False, key: str = ""):
+        super().__init__()
+        self.n_candidates = n_candidates
+        self.reduction = reduction
+        self.return_mask = return_mask
+        self.key = key
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = [] if self.reduction == "none" else None
+        return (out, mask_for(self.n_candidates, (), args)) if self.return_mask else out
+
+    def extra_repr(self) -> str:
+        return f"key={self.key!r}"
+
+
+def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None, unused: bool = False) -> nn.Module:
+    if isinstance(m, LayerChoice) and unused:
+        return UnusedChoice(len(m), m.reduction, m.return_mask, m.key)
     if isinstance(m, LayerChoice):
         chosen = m[indices[0]]
         if memo is not None:
@@ -116,24 +144,27 @@ def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None) -> nn.
     return FixedInputChoice(indices, m.n_candidates, m.choose_from, m.n_chosen, m.reduction, m.return_mask, m.key)
 
 
-def fix_model(model: nn.Module, members: Mapping[str, list[Mutable]], arch: Mapping[str, tuple[int, ...]]) -> nn.Module:
+def fix_model(model: nn.Module, members: Mapping[str, list[Mutable]], arch: Mapping[str, tuple[int, ...]],
+              unused: Collection[str] = ()) -> nn.Module:
     """Copy ``model`` with every choice of ``members`` replaced per ``arch`` (key -> indices).
 
-    Only chosen candidates are copied, so fixing a large supernet costs about as much as
-    building the chosen network. Prefer :meth:`nasnb.SearchSpace.fix`.
+    Only chosen candidates are copied, and none of the LayerChoices in ``unused``, so
+    fixing a large supernet costs about as much as building the chosen network. Prefer
+    :meth:`nasnb.SearchSpace.fix`.
     """
     memo: dict[int, Any] = {}
     for key, mods in members.items():
         for m in mods:
             if id(m) not in memo:
-                memo[id(m)] = _replacement(m, arch[key], memo)
+                memo[id(m)] = _replacement(m, arch[key], memo, key in unused)
     return clone_module(model, memo)
 
 
 def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """Fix ``model`` in place to ``fixed_arc`` (a mapping or a JSON path), as NNI 1.x did.
 
-    Every LayerChoice is replaced by its chosen candidate (weights kept) and every
+    Every LayerChoice is replaced by its chosen candidate (weights kept), or by an
+    :class:`UnusedChoice` when no chosen InputChoice slot takes its output, and every
     InputChoice by a :class:`FixedInputChoice`. Returns the architecture in canonical
     readable form.
 
@@ -148,10 +179,11 @@ def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | st
     arch = space.validate(fixed_arc)
     space.apply(arch)
     resolved = {k: space.decision(k).indices for k in space}
+    unused = set(space.unused())
     replacements = {}
     for key in space:
         for m in space.mutables(key):
-            replacements[id(m)] = _replacement(m, resolved[key], None)
+            replacements[id(m)] = _replacement(m, resolved[key], None, key in unused)
     if id(model) in replacements:
         raise TypeError("apply_fixed_architecture cannot replace the model itself; use SearchSpace(model).fix()")
     for parent in list(model.modules()):

@@ -185,6 +185,12 @@ class _Choosable(Mutable):
 class LayerChoice(_Choosable):
     """Choose one of several candidate modules; every call runs the chosen one.
 
+    When an InputChoice names this key in ``choose_from`` and the architecture chooses
+    none of its slots, the output is unused: once a :class:`~nasnb.SearchSpace` binds the
+    model, the call returns ``None`` (``[]`` for ``reduction="none"``) without running a
+    candidate, exactly as NNI 1.x did for an all-False mask and as the fixed model does.
+    Code between this choice and that InputChoice must let ``None`` through.
+
     Parameters
     ----------
     op_candidates : list of nn.Module or OrderedDict[str, nn.Module]
@@ -308,6 +314,9 @@ class LayerChoice(_Choosable):
         if decision.mixer is not None:
             out, mask = decision.mixer.forward_layer_choice(self, args, kwargs)
             return (out, mask) if self.return_mask else out
+        if decision.unused:  # no chosen InputChoice slot takes this output: skip it, as fix() does
+            out = [] if self.reduction == "none" else None
+            return (out, mask_for(len(self.names), (), args)) if self.return_mask else out
         index = decision.indices[0]
         out = self._modules[self.names[index]](*args, **kwargs)
         if self.reduction == "none":

@@ -140,7 +140,7 @@ def _failing_module(model: nn.Module, args: tuple) -> tuple[str, str] | None:
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:
-    """(active, total) parameter counts: active leaves out unchosen LayerChoice candidates.
+    """(active, total) parameter counts: active leaves out unchosen candidates and unused LayerChoices.
 
     >>> from torch import nn
     >>> from nasnb import mutables
@@ -152,7 +152,7 @@ def count_params(model: nn.Module) -> tuple[int, int]:
     active: set[int] = set()
     for m in model.modules():
         if isinstance(m, LayerChoice):
-            chosen = set(m.decision.indices)
+            chosen = set() if m.decision.unused else set(m.decision.indices)
             for i, cand in enumerate(m):
                 (active if i in chosen else inactive).update(id(p) for p in cand.parameters())
     dropped = inactive - active

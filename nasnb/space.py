@@ -38,6 +38,7 @@ import difflib
 import itertools
 import os
 import random
+import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -215,7 +216,129 @@ class SearchSpace(Mapping):
             self._choices[key] = spec
             self._members[key] = [m for _, m, _ in members]
             self._decisions[key] = decision
+        self._wire_unused()
         _reset_global_mutable_counting()
+
+    def _wire_unused(self) -> None:
+        """Find the LayerChoice keys that feed InputChoice slots (``choose_from``) and flag the unused ones."""
+        consumers: dict[str, list[tuple[str, int]]] = {}
+        for key, spec in self._choices.items():
+            if spec.kind != "input":
+                continue
+            for slot, source in enumerate(spec.names):
+                feeder = self._choices.get(source)
+                if feeder is not None and feeder.kind == "layer":
+                    consumers.setdefault(source, []).append((key, slot))
+        self._consumers = consumers
+        self._exclusive: set[str] | None = None if consumers else set()
+        self._probing = False
+        if consumers:  # learn from the first real call which of them only feed their slots
+            from ._dataflow import ProbeHook
+
+            self._probe_handle = self.model.register_forward_pre_hook(ProbeHook(self), with_kwargs=True)
+        self._feeds: dict[str, list[str]] = {}
+        for source, slots in consumers.items():
+            for key, _ in slots:
+                if source not in self._feeds.setdefault(key, []):
+                    self._feeds[key].append(source)
+        for source in consumers:
+            self._decisions[source].unused = False
+
+    def _auto_probe(self, args: tuple, kwargs: dict) -> None:
+        if self._exclusive is None and not self._probing:
+            try:
+                self.probe(*args, **kwargs)
+            except Exception:  # the real call that follows reports the error; probe again next time
+                pass
+
+    def probe(self, *args: Any, **kwargs: Any) -> list[str]:
+        """Run the model once on an example input to learn which LayerChoices may be skipped.
+
+        A LayerChoice named in an InputChoice's ``choose_from`` may be skipped when no
+        chosen slot takes it, but only if its output reaches the model's output through
+        those slots alone (an ENAS-style skip also feeds the next layer). The first call
+        of the bound model does this by itself; call it (or pass ``example_input`` to
+        :meth:`fix`) to fix a space that has not run yet. Returns the exclusive keys.
+        Runs without gradients, in eval mode; the model is left as it was.
+        """
+        from ._dataflow import exclusive_keys
+
+        if self._probing:
+            raise RuntimeError("SearchSpace.probe called while probing")
+        self._probing = True
+        try:
+            layers = {k: self._members[k] for k in self._consumers}
+            inputs = {k: (self._members[k], self._choices[k].names) for k in self._feeds}
+            self._exclusive = exclusive_keys(self.model, args, kwargs, layers, inputs)
+        finally:
+            self._probing = False
+        handle = getattr(self, "_probe_handle", None)
+        if handle is not None:
+            handle.remove()
+            self._probe_handle = None
+        for source in self._consumers:
+            self._decisions[source].unused = self._is_unused(source, None)
+        return sorted(self._exclusive)
+
+    def _ensure_probed(self, example_input: Any, caller: str) -> None:
+        if self._exclusive is not None:
+            return
+        if example_input is None and callable(getattr(self.model, "example_input", None)):
+            example_input = self.model.example_input()
+        if example_input is not None:
+            self.probe(*(example_input if isinstance(example_input, tuple) else (example_input,)))
+            return
+        warnings.warn(
+            f"{caller}: the model has not run since it was bound, so nasnb cannot tell whether "
+            f"{sorted(self._consumers)} feed only their InputChoice slots; no edge is treated as unused. "
+            f"Call the model once, or pass example_input=..., to leave unused edges out.",
+            stacklevel=3)
+
+    def _is_unused(self, key: str, resolved: Mapping[str, tuple[int, ...]] | None) -> bool:
+        slots = self._consumers.get(key)
+        if not slots or self._exclusive is None or key not in self._exclusive:
+            return False
+        for input_key, slot in slots:
+            indices = resolved[input_key] if resolved is not None else self._decisions[input_key].indices
+            if slot in indices:
+                return False
+        return True
+
+    def unused(self, arch: Mapping[str, Any] | None = None, *, example_input: Any = None) -> list[str]:
+        """LayerChoice keys whose output ``arch`` (default: the current one) never uses.
+
+        A LayerChoice is unused when InputChoices name its key in ``choose_from``, its
+        output reaches the model's output only through those slots (learnt by
+        :meth:`probe`: the first call of the model, ``example_input``, or the model's
+        ``example_input()`` method), and none of them is chosen (a DARTS edge its node
+        drops). Its mutables then return ``None`` without computing, :meth:`fix`
+        leaves it out, and single-path one-shot modes skip it.
+
+        >>> import torch
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> class Node(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.a = mutables.LayerChoice([nn.Linear(2, 2), nn.Identity()], key="a")
+        ...         self.b = mutables.LayerChoice([nn.Linear(2, 2), nn.Identity()], key="b")
+        ...         self.pick = mutables.InputChoice(choose_from=["a", "b"], n_chosen=1, key="pick")
+        ...     def forward(self, x):
+        ...         return self.pick([self.a(x), self.b(x)])
+        >>> space = SearchSpace(Node())
+        >>> _ = space.model(torch.zeros(1, 2))  # the first call shows 'a' and 'b' feed only 'pick'
+        >>> space.unused(), space.unused({"a": 0, "b": 0, "pick": ["b"]})
+        (['b'], ['a'])
+        >>> sum(p.numel() for p in space.fix().parameters())
+        6
+        """
+        self._ensure_probed(example_input, "unused()")
+        resolved = self._resolve(arch, full=True) if arch is not None else None
+        return [k for k in self._consumers if self._is_unused(k, resolved)]
+
+    def unused_of(self, indices: Mapping[str, tuple[int, ...]]) -> set[str]:
+        """:meth:`unused` for an architecture already given as ``key -> indices`` (no validation; fast)."""
+        return {k for k in self._consumers if self._is_unused(k, indices)}
 
     @staticmethod
     def _check_compatible(key: str, path_a: str, a: Mutable, path_b: str, b: Mutable) -> None:
@@ -397,11 +520,20 @@ class SearchSpace(Mapping):
         for combo in itertools.product(*(list(s.all_indices()) for s in specs)):
             yield {k: s.encode(idx) for k, s, idx in zip(keys, specs, combo)}
 
-    def fix(self, arch: Mapping[str, Any] | str | os.PathLike | None = None) -> nn.Module:
+    def fix(self, arch: Mapping[str, Any] | str | os.PathLike | None = None, *,
+            example_input: Any = None) -> nn.Module:
         """Return a plain ``nn.Module`` running ``arch`` (default: the current one).
 
         Each LayerChoice becomes its chosen candidate (weights copied), each InputChoice a
-        minimal fixed selector; the model itself is left unchanged.
+        minimal fixed selector; the model itself is left unchanged. A LayerChoice whose
+        output ``arch`` never uses (see :meth:`unused`) is neither copied nor run: it
+        becomes a :class:`~nasnb.fixed.UnusedChoice` that returns ``None``, so a fixed
+        DARTS cell holds and computes exactly its chosen edges.
+
+        Which edges may be left out is learnt from one call of the model (see
+        :meth:`probe`): the first forward does it, or ``example_input`` (a tensor or a
+        tuple of arguments), or the model's own ``example_input()`` method if it has one.
+        If none of these is available, nothing is left out and a warning says so.
 
         Raises
         ------
@@ -413,7 +545,13 @@ class SearchSpace(Mapping):
         resolved = self._resolve(arch, full=True) if arch is not None else {
             k: d.indices for k, d in self._decisions.items()
         }
-        return fix_model(self.model, self._members, resolved)
+        self._ensure_probed(example_input, "fix()")
+        fixed = fix_model(self.model, self._members, resolved, self.unused_of(resolved))
+        for hook_id, hook in list(fixed._forward_pre_hooks.items()):
+            if type(hook).__name__ == "ProbeHook":
+                del fixed._forward_pre_hooks[hook_id]
+                fixed._forward_pre_hooks_with_kwargs.pop(hook_id, None)
+        return fixed
 
     # ------------------------------------------------------------ observers
     def observe(self, callback: Observer) -> Callable[[], None]:
@@ -443,9 +581,14 @@ class SearchSpace(Mapping):
                               for k, (o, n) in changed.items()})
 
     def _on_decision(self, decision: Decision, old: tuple, new: tuple) -> None:
+        key = decision.spec.key
+        sources = self._feeds.get(key)
+        if sources is not None:  # an InputChoice changed: which edges it drops may have changed
+            decisions = self._decisions
+            for source in sources:
+                decisions[source].unused = self._is_unused(source, None)
         if self._pending is None and not self._observers:
             return
-        key = decision.spec.key
         if key not in self._choices:
             return
         if self._pending is not None:

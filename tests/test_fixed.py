@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import nasnb
-from nasnb.fixed import FixedInputChoice, FixedLayerChoice, apply_fixed_architecture
+from nasnb.fixed import UnusedChoice, FixedInputChoice, FixedLayerChoice, apply_fixed_architecture
 from nasnb.mutables import InputChoice, Mutable
 
 from .models import CellNet, MaskNet, SeedNet
@@ -54,7 +54,8 @@ def test_fix_default_is_current_architecture_and_validates():
     arch = space.sample(seed=1)
     space.apply(arch)
     x = torch.randn(2, 1, 8, 8)
-    assert torch.allclose(space.fix()(x), net(x))
+    want = net(x)
+    assert torch.allclose(space.fix()(x), want)
     with pytest.raises(nasnb.ArchitectureError, match="'normal_n0_switch': got '<missing>'"):
         space.fix({"normal_n0_p0": "skip"})
 
@@ -73,11 +74,13 @@ def test_fix_keeps_masks_lists_and_dict_inputs():
     space = nasnb.SearchSpace(net)
     arch = {"op": "1", "listop": "0", "pick": ["listop"]}
     space.apply(arch)
+    x = torch.randn(2, 4)
+    want = net(x)
+    assert space.unused() == [], "'op' returns its mask as a model output, so it is never dropped"
     fixed = space.fix()
     assert isinstance(fixed.op, FixedLayerChoice) and isinstance(fixed.listop, FixedLayerChoice)
-    x = torch.randn(2, 4)
-    for got, want in zip(fixed(x), net(x)):
-        assert torch.equal(got, want)
+    for got, expected in zip(fixed(x), want):
+        assert torch.equal(got, expected)
 
 
 def test_fixed_model_deepcopies_pickles_traces_and_compiles():
@@ -124,9 +127,11 @@ def test_shared_keys_fix_consistently():
     net = CellNet().eval()
     space = nasnb.SearchSpace(net)
     arch = space.sample(seed=7)
-    fixed = space.fix(arch)
-    op = arch["normal_n1_p2"]
-    assert type(fixed.cell0.edges[1][2]) is type(fixed.cell1.edges[1][2]) is type(net.cell0.edges[1][2][op])
+    fixed = space.fix(arch, example_input=torch.zeros(1, 1, 8, 8))
+    used = arch["normal_n1_switch"]
+    for i, key in enumerate(f"normal_n1_p{i}" for i in range(3)):
+        want = type(net.cell0.edges[1][i][arch[key]]) if key in used else UnusedChoice
+        assert type(fixed.cell0.edges[1][i]) is type(fixed.cell1.edges[1][i]) is want
 
 
 def test_fix_keeps_tied_weights_buffers_and_plain_attributes():

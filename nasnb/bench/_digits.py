@@ -70,6 +70,10 @@ class DigitsNet(nn.Module):
             out = out + extra
         return self.head(out)
 
+    def example_input(self) -> torch.Tensor:
+        """A batch of one flattened digit (``SearchSpace.fix`` probes the data flow with it)."""
+        return torch.zeros(1, 64)
+
 
 def digits_model(width: int = 32) -> DigitsNet:
     """A fresh :class:`DigitsNet` (the space of :func:`nasnb.bench.load_digits_benchmark`)."""

@@ -134,7 +134,8 @@ class SPOSTrainer(OneShotTrainer):
             base = sum(p.numel() for p in self.model.parameters() if id(p) not in inside)
             self._param_table = (base, table)
         base, table = self._param_table
-        return base + sum(per[indices[k][0]] for k, rows in table.items() for per in rows)
+        unused = self.space.unused_of(indices)  # edges the architecture drops are not in the fixed model
+        return base + sum(per[indices[k][0]] for k, rows in table.items() if k not in unused for per in rows)
 
     def _flops_of(self, indices: Indices, example: Any) -> float:
         from torch.utils.flop_counter import FlopCounterMode

@@ -16,7 +16,7 @@ Examples
 >>> import torch
 >>> from nasnb import ops
 >>> ops.list_ops("sep_conv_*")
-['sep_conv_3x3', 'sep_conv_5x5']
+['sep_conv_3x3', 'sep_conv_5x5', 'sep_conv_7x7']
 >>> op = ops.create_op("sep_conv_3x3", channels=4, stride=2)
 >>> op(torch.zeros(1, 4, 8, 8)).shape
 torch.Size([1, 4, 4, 4])

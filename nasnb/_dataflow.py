@@ -1,0 +1,160 @@
+"""Which LayerChoice outputs reach the model's output only through their InputChoice slots.
+
+``choose_from`` says that a LayerChoice's output is an input of an InputChoice; it does
+not say the output goes nowhere else (an ENAS-style skip names layers whose outputs also
+feed the next layer). :func:`exclusive_keys` runs the model once and follows data: every
+tensor a LayerChoice returns is tagged with its key, tags spread through every torch
+operation, and an InputChoice strips, from what it returns, the tag of the key named at
+each slot. A key is *exclusive* when its tag never reaches the model's output that way:
+its output matters only through those slots, so when the architecture chooses none of
+them the LayerChoice can be skipped (in the mutable model) and left out (by ``fix``).
+
+The probe runs without gradients, in eval mode and without mixers; training flags and
+mixers are restored, and nothing of the tagging stays on the model's tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+__all__ = ["ProbeHook", "exclusive_keys"]
+
+_TAG = "_nasnb_dataflow_keys"
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    return [t for t in tree_flatten(obj)[0] if isinstance(t, torch.Tensor)]
+
+
+def _tags(obj: Any) -> frozenset[str]:
+    found = _EMPTY
+    for t in _tensors(obj):
+        tag = getattr(t, _TAG, None)
+        if tag:
+            found = found | tag
+    return found
+
+
+def _set(obj: Any, tag: frozenset[str], *, merge: bool) -> None:
+    for t in _tensors(obj):
+        old = getattr(t, _TAG, _EMPTY) if merge else _EMPTY
+        new = old | tag
+        if new:
+            setattr(t, _TAG, new)
+        elif hasattr(t, _TAG):
+            delattr(t, _TAG)
+
+
+class _Spread(TorchFunctionMode):
+    """Every torch operation's outputs carry the tags of its tensor inputs."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        tag = _tags((args, kwargs))
+        if tag:
+            _set(out, tag, merge=True)
+        return out
+
+
+def exclusive_keys(
+    model: nn.Module,
+    args: tuple,
+    kwargs: Mapping[str, Any],
+    layer_members: Mapping[str, Iterable[nn.Module]],
+    input_members: Mapping[str, tuple[Iterable[nn.Module], tuple[str, ...]]],
+) -> set[str]:
+    """Run ``model(*args, **kwargs)`` once and return the exclusive LayerChoice keys.
+
+    Parameters
+    ----------
+    layer_members : mapping
+        LayerChoice key -> its mutables (the keys to test).
+    input_members : mapping
+        InputChoice key -> (its mutables, the key named at each slot).
+
+    A key whose LayerChoice or consuming InputChoice did not run is not exclusive.
+    """
+    ran: set[str] = set()
+    hooks = []
+
+    def tag_output(key: str):
+        def hook(module, inputs, out):
+            ran.add(key)
+            out = tree_map(lambda t: t.view_as(t) if isinstance(t, torch.Tensor) else t, out)
+            _set(out, frozenset((key,)), merge=True)
+            return out
+        return hook
+
+    def strip_slots(key: str, slot_keys: tuple[str, ...]):
+        def hook(module, args, kwargs, out):
+            ran.add(key)
+            optional = args[0] if args else kwargs["optional_inputs"]
+            values = [optional[k] for k in module.choose_from] if isinstance(optional, Mapping) else list(optional)
+            tag = _EMPTY
+            for slot, value in zip(slot_keys, values):
+                tag = tag | (_tags(value) - {slot})
+            out = tree_map(lambda t: t.view_as(t) if isinstance(t, torch.Tensor) else t, out)
+            _set(out, tag, merge=False)
+            return out
+        return hook
+
+    for key, mods in layer_members.items():
+        for m in mods:
+            hooks.append(m.register_forward_hook(tag_output(key)))
+    for key, (mods, slot_keys) in input_members.items():
+        for m in mods:
+            hooks.append(m.register_forward_hook(strip_slots(key, slot_keys), with_kwargs=True))
+    modes = {m: m.training for m in model.modules()}
+    decisions = {id(m.decision): m.decision for mods in layer_members.values() for m in mods}
+    decisions.update({id(m.decision): m.decision for mods, _ in input_members.values() for m in mods})
+    mixers = {k: d.mixer for k, d in decisions.items()}
+    try:
+        for d in decisions.values():
+            d.mixer = None
+        model.eval()
+        with torch.no_grad(), _Spread():
+            out = model(*args, **kwargs)
+        reached = _tags(out)
+    finally:
+        for h in hooks:
+            h.remove()
+        for m, was in modes.items():
+            m.training = was
+        for k, d in decisions.items():
+            d.mixer = mixers[k]
+        for t in list(model.parameters()) + list(model.buffers()):
+            if hasattr(t, _TAG):
+                delattr(t, _TAG)
+    consumers_ran = {k for k in input_members if k in ran}
+    fed = {slot for k in consumers_ran for slot in input_members[k][1]}
+    return {k for k in layer_members if k in ran and k in fed and k not in reached}
+
+
+class ProbeHook:
+    """Forward pre-hook that lets a SearchSpace learn its exclusive keys from the first real call.
+
+    Holds the space weakly; copies and pickles of the model carry an inert hook.
+    """
+
+    def __init__(self, space: Any = None):
+        import weakref
+
+        self._space = weakref.ref(space) if space is not None else None
+
+    def __call__(self, module: nn.Module, args: tuple, kwargs: dict | None = None) -> None:
+        space = self._space() if self._space is not None else None
+        if space is not None:
+            space._auto_probe(args, kwargs or {})
+
+    def __deepcopy__(self, memo: dict) -> "ProbeHook":
+        return ProbeHook()
+
+    def __reduce__(self) -> tuple:
+        return (ProbeHook, ())
