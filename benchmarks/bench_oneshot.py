@@ -293,6 +293,54 @@ def bench_single_path(device, repeats, batch=32):
     return results, mem
 
 
+def bench_spos_cell(device, repeats, batch=32):
+    """SPOS step on an NNI-style DARTS cell (every edge a LayerChoice, InputChoice(choose_from=edges))
+    / a hand-written single-path step that runs only the sampled architecture's edges."""
+    data, X, Y = digits_images(device)
+    x, y = X[:batch], Y[:batch]
+    torch.manual_seed(0)
+    ref = NasNet().to(device)  # its LayerChoices are only used as containers of the candidate modules
+    ropt = torch.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    rng = random.Random(0)
+
+    def ref_forward(arch):
+        s0 = s1 = ref.stem(x)
+        for cell in ref.cells:
+            states = [s0, s1]
+            for edges, choice in zip(cell.edges, cell.inputs):
+                states.append(sum(edges[j][arch[edges[j].key]](states[j]) for j in arch[choice.key]))
+            s0, s1 = s1, cell.out(torch.cat(states[2:], 1))
+        return ref.head(s1.mean((2, 3)))
+
+    keys = [(e.key, len(e)) for cell in ref.cells for edges in cell.edges for e in edges]
+    inputs = [(c.key, c.n_candidates) for cell in ref.cells for c in cell.inputs]
+
+    def plain():
+        arch = {k: int(rng.random() * n) for k, n in keys}
+        arch.update({k: sorted(rng.sample(range(n), 2)) for k, n in inputs})
+        loss = F.cross_entropy(ref_forward(arch), y)
+        ropt.zero_grad(set_to_none=True)
+        loss.item()
+        loss.backward()
+        nn.utils.clip_grad_norm_(ref.parameters(), 5.0)
+        ropt.step()
+
+    torch.manual_seed(0)
+    net = NasNet().to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    t = SPOSTrainer(net, F.cross_entropy, optimizer=opt, dataset_train=data, device=device, progress=False)
+    t._enter()
+
+    def ours():
+        t._train_step(x, y, None)
+        t.global_step += 1
+        t._record()
+
+    result = median_ratio(ours, plain, 10, repeats, device)
+    t._exit()
+    return result
+
+
 class Space30(nn.Module):
     def __init__(self):
         super().__init__()
@@ -354,6 +402,9 @@ def main() -> None:
         print(f"DARTS CUDA peak (fwd+bwd): nasnb {peak[0] / 2**20:.1f} MiB, plain {peak[1] / 2**20:.1f} MiB,"
               f" ratio {peak[0] / peak[1]:.3f}")
 
+    ours, plain, ratio = bench_spos_cell(device, args.repeats)
+    print(f"SPOS step, NNI-style DARTS cells (2 cells x 14 edges), batch 32: nasnb {ours:.2f} ms, hand-written "
+          f"single path of the sampled edges {plain:.2f} ms, ratio {ratio:.3f} (bar <= 1.05)")
     results, smem = bench_single_path(device, args.repeats)
     for name, (ours, plain, ratio) in results.items():
         print(f"{name} step, 20-block single path, batch 32: nasnb {ours:.2f} ms, plain single path {plain:.2f} ms,"
