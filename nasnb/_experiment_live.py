@@ -14,10 +14,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ._trial import Trial
     from .experiment import Experiment
 
 __all__ = ["LiveProgress", "in_notebook", "make_progress", "results_html"]
+
+#: Resolution of the live images (100 dpi: a 9 pt label is 12.5 px high, not 9 px at 72 dpi).
+LIVE_DPI = 100
 
 
 def in_notebook() -> bool:
@@ -109,20 +114,26 @@ class LiveProgress:
             from IPython.display import Image, display
         except ImportError:  # pragma: no cover
             return
-        from .plot._trials import plot_trials
-
-        exp = self.experiment
-        fig = plot_trials(exp)
-        fig.set_size_inches(6, 2.6)
-        fig.axes[0].set_title(f"{type(exp.strategy).__name__}: {exp.n_done}/{exp.max_trials} trials, "
-                              f"best {_fmt(self._best())}", fontsize="medium")
+        fig = self.figure()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=LIVE_DPI)
         image = Image(data=buf.getvalue(), format="png")
         if self._handle is None:
             self._handle = display(image, display_id=True)
         else:
             self._handle.update(image)
+
+    def figure(self) -> Figure:
+        """The live plot: :func:`nasnb.plot.plot_trials` at its default (readable) size, titled
+        with the strategy, the trials done and the best score."""
+        from .plot._style import MIN_FONTSIZE
+        from .plot._trials import plot_trials
+
+        exp = self.experiment
+        fig = plot_trials(exp)
+        fig.axes[0].set_title(f"{type(exp.strategy).__name__}: {exp.n_done}/{exp.max_trials} trials, "
+                              f"best {_fmt(self._best())}", fontsize=MIN_FONTSIZE + 2)
+        return fig
 
     def close(self) -> None:
         """Final redraw / summary line."""

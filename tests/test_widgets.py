@@ -202,14 +202,26 @@ def test_changes_made_elsewhere_update_the_controls(explorer):
     assert explorer.graph.nodes["skipcon"]["active"] is False
     explorer.space.apply({"conv1": 1})  # not ours: shown, not undone
     assert explorer.space.current()["conv1"] == 1 and explorer.controls["conv1"].value == 1
+    assert explorer.error is not None  # reading brings a throttled panel up to date
     assert "changed outside the explorer" in explorer.error_box.value
 
 
 def test_random_reset_export_load(explorer, tmp_path):
+    draws = __import__("random").Random(0)
+    space = nasnb.SearchSpace(SeedNet())
+    tried = [space.sample(seed=draws) for _ in range(3)]
+    assert [a["conv1"] for a in tried] == [1, 1, 0], "conv1=1 (5x5, stride 3) never fits fc1: the first two fail"
     arch = explorer.random()
-    assert arch == nasnb.SearchSpace(SeedNet()).sample(seed=__import__("random").Random(0))
+    assert arch == tried[2] and explorer.space.current() == tried[2] and explorer.error is None
+    assert "skipped 2 that fail in forward" in explorer.status.value
+    assert tried[0] in explorer.failing and tried[1] in explorer.failing
+    assert "random: drew the current architecture again; skipped 2" in explorer.status.value, "it is the default"
     explorer.reset()
     assert explorer.space.current() == {"conv1": 0, "skipcon": [0]}
+    assert "reset: already the defaults" in explorer.status.value
+    explorer.space.apply({"skipcon": []})
+    explorer.reset()
+    assert "reset: 1 key(s) changed" in explorer.status.value
     path = tmp_path / "arch.json"
     explorer.controls["skipcon"].checkboxes[0].value = False
     assert explorer.export(path) == {"conv1": 0, "skipcon": []}
@@ -269,3 +281,88 @@ def test_device_selector_runs_on_gpu(explorer):
     assert "device: cuda" in explorer.summary_text and "peak GPU memory: -" not in explorer.summary_text
     explorer.device.value = "cpu"
     assert "device: cpu" in explorer.summary_text
+
+
+# ------------------------------------------------------------------ pacing
+def _count_profiles(monkeypatch):
+    import nasnb.widgets._explorer as mod
+
+    calls = []
+    real = mod.profile
+
+    def counting(space, *args, **kwargs):
+        calls.append(space.current())
+        return real(space, *args, **kwargs)
+
+    monkeypatch.setattr(mod, "profile", counting)
+    return calls
+
+
+def test_a_burst_of_clicks_in_a_notebook_computes_the_last_state_once(seed, monkeypatch):
+    import asyncio
+
+    calls = _count_profiles(monkeypatch)
+
+    async def notebook():  # a kernel: widget messages arrive while an asyncio loop runs
+        ex = Explorer(seed, X, repeats=1, delay=0.05)
+        before_png = ex.image.value
+        calls.clear()
+        box = ex.controls["skipcon"].checkboxes[0]
+        for i in range(6):
+            box.value = i % 2 == 0  # six quick clicks: off, on, off, on, off, on... ends unchecked
+        busy_right_after = ex.busy.value
+        assert calls == [], "nothing is computed while clicks keep coming"
+        await asyncio.sleep(0.3)
+        assert ex._painter.wait(10)
+        return ex, busy_right_after, before_png
+
+    ex, busy, before_png = asyncio.run(notebook())
+    assert "updating" in busy, "the panel shows at once that work is pending"
+    assert calls == [{"conv1": 0, "skipcon": []}], "one computation, of the last state"
+    assert ex.busy.value == "" and ex.space.current()["skipcon"] == []
+    assert ex.image.value != before_png, "the graph was redrawn (on the worker thread)"
+    ex.close()
+
+
+def test_changes_from_a_training_loop_are_throttled(seed, monkeypatch):
+    calls = _count_profiles(monkeypatch)
+    ex = Explorer(seed, X, repeats=1, budget=0.05)
+    calls.clear()
+    for step in range(40):  # e.g. SPOS resampling the space every step
+        ex.space.apply({"skipcon": [0] if step % 2 else []})
+    assert len(calls) <= 2, f"{len(calls)} refreshes for 40 quick changes (each costs ~20x the change)"
+    assert ex.profile is not None and calls[-1] == ex.space.current() == {"conv1": 0, "skipcon": [0]}, \
+        "reading the panel brings it to the last state"
+    ex.close()
+
+
+def test_static_preview_and_candidate_chart(explorer):
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    static = bundle["text/html"]
+    assert "search space size" in static and "parameters" in static and "data:image/png;base64," in static
+    rows = explorer.candidate_costs("conv1")
+    assert [r.candidate for r in rows] == ["0", "1"]
+    assert explorer.cost_image.value[:4] == b"\x89PNG" and explorer.cost_image.layout.display is None
+    assert "candidates of <b>conv1</b>" in explorer.status.value
+
+
+def test_standalone_choice_widget_refuses_a_choice_that_breaks_forward():
+    torch.manual_seed(0)
+    net = SeedNet()
+    space = nasnb.SearchSpace(net)
+    w = choice_widget(net.conv1)
+    w.control.control.value = 1  # the model never ran: nothing to check with
+    assert net.conv1.choice == 1 and "forward not checked" in w.control.message.value
+    w.control.control.value = 0
+    x = torch.zeros(2, 1, 28, 28)
+    net(x)  # the widget now checks changes on this input (kept weakly)
+    w.control.control.value = 1  # 5x5 stride 3: fc1 no longer fits
+    assert net.conv1.choice == 0 and w.control.control.value == 0, "the model stays in its last good state"
+    assert "fails in forward" in w.control.message.value and "conv1" in w.control.message.value
+    assert space.current()["conv1"] == 0
+    static = w._repr_mimebundle_()["text/html"]
+    assert "conv1" in static and "Conv2d" in static
+    clone = copy.deepcopy(net)  # the remembering hook is inert in copies and pickles
+    pickle.loads(pickle.dumps(net))(x)
+    assert clone(x).shape == (2, 10)

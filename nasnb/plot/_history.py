@@ -29,10 +29,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from nasnb.oneshot import ArchHistory
 
+from ._style import MIN_FONTSIZE, series_style
+
 __all__ = ["plot_arch_entropy", "plot_arch_graph", "plot_arch_heatmap", "plot_arch_weights"]
 
 CHOSEN = "#1f77b4"
 OTHER = "#9ecae1"
+
+#: Height (inches) of one row of text (a candidate) at :data:`MIN_FONTSIZE`, with spacing.
+ROW = 0.2
+#: Legend entries per column before the legend gets another column.
+LEGEND_ROWS = 16
 
 
 def _check(history: Any) -> None:
@@ -50,8 +57,63 @@ def _heatmap_data(history: ArchHistory, key: str) -> dict[str, Any]:
     return {"key": key, "steps": history.steps, "names": list(history.names[key]), "matrix": matrix}
 
 
+def _scale_data(history: ArchHistory, keys: list[str] | None = None) -> dict[str, Any]:
+    """What the weights of ``keys`` are and the range to show them in.
+
+    ``vmin``/``vmax``: the colour (or bar) range, ``[0, 1]`` unless a weight exceeds 1
+    (then ``[0, largest]``); ``chosen``: InputChoice key -> ``n`` when every record's
+    weights sum to the same whole ``n >= 2`` (an InputChoice choosing ``n`` inputs);
+    ``multiples``: those of them with a weight above 1, which cannot be a probability:
+    DARTS and ProxylessNAS record such a key as ``n_chosen × softmax`` (the per-draw
+    probability times the number of draws); ``label``: what the numbers are:
+    ``history.kind``, plus ``"n_chosen × <kind> for InputChoice keys"`` when there are
+    multiples, or ``"(not normalised: up to …)"`` when a weight above 1 has no such
+    explanation, so a label never calls values above 1 a bare probability.
+    """
+    _check(history)
+    keys = history.keys if keys is None else list(keys)
+    kind = str(history.kind)
+    top = max((max(r.weights[k], default=0.0) for r in history.records for k in keys), default=0.0)
+    chosen: dict[str, int] = {}
+    multiples: dict[str, int] = {}
+    unexplained = []
+    for k in keys:
+        sums = {round(sum(r.weights[k]), 3) for r in history.records}
+        total = next(iter(sums))
+        if history.kinds.get(k) == "input" and len(sums) == 1 and total >= 2 and total == round(total):
+            chosen[k] = int(total)
+        if max((max(r.weights[k], default=0.0) for r in history.records), default=0.0) > 1.0 + 1e-6:
+            if k in chosen:
+                multiples[k] = chosen[k]
+            else:
+                unexplained.append(k)
+    if unexplained:
+        label = f"{kind} (not normalised: up to {top:.3g})"
+    elif multiples:
+        label = f"{kind}; n_chosen × {kind} for InputChoice keys"
+    else:
+        label = kind
+    return {"vmin": 0.0, "vmax": max(1.0, top), "max": top, "label": label, "chosen": chosen,
+            "multiples": multiples}
+
+
+def _key_title(history: ArchHistory, key: str, scale: Mapping[str, Any]) -> str:
+    n = scale["chosen"].get(key)
+    if n is None:
+        return key
+    if key in scale["multiples"]:
+        return f"{key}  (InputChoice, {n} chosen: {n} × {history.kind})"
+    return f"{key}  (InputChoice, {n} chosen: weights sum to {n})"
+
+
 def plot_arch_heatmap(history: ArchHistory, key: str | None = None, *, ax: Axes | None = None) -> Figure:
     """Heatmap of one key's weights over training (all keys, stacked, when ``key`` is None).
+
+    One shared colour scale, ``0`` to ``max(1, largest weight)``; its label says what the
+    numbers are (``history.kind``, and ``n_chosen × history.kind`` for InputChoice keys whose
+    weights sum to ``n_chosen > 1``, as DARTS and ProxylessNAS record them). Each key's
+    rows are titled with the key. The figure grows with the number of candidates, so every
+    label keeps :data:`~nasnb.plot._style.MIN_FONTSIZE`.
 
     Parameters
     ----------
@@ -68,24 +130,42 @@ def plot_arch_heatmap(history: ArchHistory, key: str | None = None, *, ax: Axes 
     keys = [key] if key is not None else history.keys
     if ax is not None and len(keys) != 1:
         raise ValueError("plot_arch_heatmap: pass key= to draw on a given ax (all keys need a figure of their own)")
+    scale = _scale_data(history, keys)
+    tall = len(keys) > 3  # a tall stack: colour bar on top, where it is seen without scrolling
     if ax is None:
-        heights = [max(0.9, 0.28 * len(history.names[k]) + 0.5) for k in keys]
-        fig = Figure(figsize=(7, sum(heights) + 0.4), layout="constrained")
-        axes = fig.subplots(len(keys), 1, squeeze=False, sharex=True, height_ratios=heights)[:, 0]
+        heights = [ROW * len(history.names[k]) + 0.15 for k in keys]
+        extra = 0.45 * len(keys) + (1.3 if tall else 0.7)  # per-key titles, the x axis (and top colour bar)
+        fig = Figure(figsize=(8, max(2.6, sum(heights) + extra)), layout="constrained")
+        axes = list(fig.subplots(len(keys), 1, squeeze=False, sharex=True, height_ratios=heights)[:, 0])
     else:
         fig, axes = ax.figure, [ax]
-    vmax = max(1.0, max(max(max(r) for r in _heatmap_data(history, k)["matrix"]) for k in keys))
     for k, a in zip(keys, axes):
         d = _heatmap_data(history, k)
         steps = d["steps"]
-        x0, x1 = (steps[0], steps[-1]) if len(steps) > 1 else (steps[0] - 0.5, steps[0] + 0.5)
-        image = a.imshow(d["matrix"], aspect="auto", interpolation="nearest", cmap="viridis", vmin=0.0, vmax=vmax,
-                         extent=(x0, x1, len(d["names"]) - 0.5, -0.5))
-        a.set_yticks(range(len(d["names"])), d["names"], fontsize=7)
-        a.set_ylabel(k, rotation=0, ha="right", va="center", fontsize=8)
+        half = (steps[-1] - steps[0]) / (2 * (len(steps) - 1)) if len(steps) > 1 else 0.5
+        half = half or 0.5
+        image = a.imshow(d["matrix"], aspect="auto", interpolation="nearest", cmap="viridis", vmin=scale["vmin"],
+                         vmax=scale["vmax"], extent=(steps[0] - half, steps[-1] + half, len(d["names"]) - 0.5, -0.5))
+        a.set_yticks(range(len(d["names"])), d["names"], fontsize=MIN_FONTSIZE)
+        a.set_title(_key_title(history, k, scale), loc="left", fontsize=MIN_FONTSIZE + 1)
+        a.xaxis.set_major_locator(_int_locator())
+        a.tick_params(axis="x", labelsize=MIN_FONTSIZE)
     axes[-1].set_xlabel("step")
-    fig.colorbar(image, ax=list(axes), shrink=0.8, label=history.kind)
+    if tall:
+        total = fig.get_size_inches()[1]
+        bar = fig.colorbar(image, ax=axes, location="top", fraction=0.35 / total, pad=0.25 / total, aspect=40,
+                           shrink=0.7)
+    else:
+        bar = fig.colorbar(image, ax=axes, shrink=0.9)
+    bar.set_label(scale["label"] if tall else scale["label"].replace("; ", ";\n"), fontsize=MIN_FONTSIZE + 1)
+    bar.ax.tick_params(labelsize=MIN_FONTSIZE)
     return fig
+
+
+def _int_locator() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def _weights_data(history: ArchHistory, index: int = -1) -> list[dict[str, Any]]:
@@ -100,31 +180,53 @@ def _weights_data(history: ArchHistory, index: int = -1) -> list[dict[str, Any]]
     return rows
 
 
+def _weights_height(history: ArchHistory) -> float:
+    n = sum(len(v) for v in history.names.values()) + len(history.names)
+    return max(2.6, ROW * n + 1.0)
+
+
 def plot_arch_weights(history: ArchHistory, *, index: int = -1, ax: Axes | None = None) -> Figure:
-    """Bars of every key's weights at record ``index`` (default: the final distribution)."""
+    """Bars of every key's weights at record ``index`` (default: the final distribution).
+
+    Each key is a bold heading row over its candidates' bars; the highest weight of each
+    key (the exported choice of a LayerChoice) is dark, the rest light. The x label says
+    what the numbers are (see :func:`plot_arch_heatmap`).
+    """
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     rows = _weights_data(history, index)
-    n = sum(len(r["labels"]) for r in rows) + len(rows)
+    scale = _scale_data(history)
     if ax is None:
-        fig = Figure(figsize=(6, 0.22 * n + 0.8), layout="constrained")
+        fig = Figure(figsize=(7, _weights_height(history)), layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    y, ticks, labels, sep = 0.0, [], [], []
+    y, ticks, labels, heads = 0.0, [], [], []
     for r in rows:
+        n = scale["multiples"].get(r["key"])
+        ticks.append(y)
+        labels.append(r["key"] if n is None else f"{r['key']}  ({n} × {history.kind})")
+        heads.append(len(labels) - 1)
+        if y:
+            ax.axhline(y - 0.5, color="#dddddd", linewidth=0.8)
+        y += 1
         for i, (label, w) in enumerate(zip(r["labels"], r["weights"])):
             ax.barh(y, w, color=CHOSEN if i == r["best"] else OTHER, height=0.8)
             ticks.append(y)
-            labels.append(f"{r['key']}: {label}" if i == 0 else label)
+            labels.append(label)
             y += 1
-        sep.append(y)
-        y += 1
-    for s in sep[:-1]:
-        ax.axhline(s, color="#dddddd", linewidth=0.8)
-    ax.set_yticks(ticks, labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"{history.kind} (step {history.records[index].step})")
+    ax.set_yticks(ticks, labels, fontsize=MIN_FONTSIZE)
+    for i, t in enumerate(ax.get_yticklabels()):
+        if i in heads:
+            t.set_fontweight("bold")
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(y - 0.4, -0.6)
+    ax.set_xlim(0, scale["vmax"] * 1.02)
+    ax.tick_params(axis="x", labelsize=MIN_FONTSIZE)
+    ax.set_xlabel(f"{scale['label']} (step {history.records[index].step})", fontsize=MIN_FONTSIZE + 1)
+    ax.legend(handles=[Patch(color=CHOSEN, label="highest of its key"), Patch(color=OTHER, label="other")],
+              loc="lower right", fontsize=MIN_FONTSIZE, framealpha=0.9)
     return fig
 
 
@@ -134,23 +236,54 @@ def _entropy_data(history: ArchHistory) -> dict[str, Any]:
     return {"steps": history.steps, "entropy": {k: history.entropy(k) for k in history.keys}}
 
 
+def _legend_columns(n: int) -> int:
+    return max(1, -(-n // LEGEND_ROWS))
+
+
+def _draw_entropy(ax: Axes, d: Mapping[str, Any], legend: str = "right") -> list[Any]:
+    n_points = len(d["steps"])
+    every = max(1, n_points // 6)
+    lines = []
+    for i, (key, values) in enumerate(d["entropy"].items()):
+        style = series_style(i)
+        (line,) = ax.plot(d["steps"], values, label=key, linewidth=1.4, markersize=4.5,
+                          markevery=(i % every, every), **style)
+        lines.append(line)
+    ax.set_ylim(-0.03, 1.03)
+    ax.xaxis.set_major_locator(_int_locator())
+    ax.tick_params(labelsize=MIN_FONTSIZE)
+    ax.set_xlabel("step", fontsize=MIN_FONTSIZE + 1)
+    ax.set_ylabel("normalised entropy\n(1 = undecided, 0 = one candidate)", fontsize=MIN_FONTSIZE + 1)
+    if lines and legend != "none":
+        ncol = _legend_columns(len(lines))
+        if legend == "right":
+            where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+        else:  # below the axes
+            where = {"loc": "upper left", "bbox_to_anchor": (0.0, -0.22)}
+            ncol = max(1, -(-len(lines) // (LEGEND_ROWS * 2)))
+            ncol = max(ncol, 2 if len(lines) > 8 else 1)
+        ax.legend(fontsize=MIN_FONTSIZE, ncol=ncol, borderaxespad=0.0, handlelength=3.0, **where)
+    return lines
+
+
 def plot_arch_entropy(history: ArchHistory, *, ax: Axes | None = None) -> Figure:
-    """Normalised entropy of each key over training (1 = undecided, 0 = one candidate)."""
+    """Normalised entropy of each key over training (1 = undecided, 0 = one candidate).
+
+    Each key has its own colour / line style / marker (:func:`~nasnb.plot._style.series_style`:
+    30 distinct) and a legend entry, in columns beside the axes.
+    """
     from matplotlib.figure import Figure
 
     d = _entropy_data(history)
+    n = len(d["entropy"])
     if ax is None:
-        fig = Figure(figsize=(6, 3), layout="constrained")
+        ncol = _legend_columns(n)
+        rows = -(-n // ncol)
+        fig = Figure(figsize=(6 + 1.7 * ncol, max(3.8, 0.21 * rows + 1.0)), layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure
-    for key, values in d["entropy"].items():
-        ax.plot(d["steps"], values, label=key, linewidth=1.2)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("step")
-    ax.set_ylabel("normalised entropy")
-    if len(d["entropy"]) <= 12:
-        ax.legend(fontsize=7, loc="lower left")
+    _draw_entropy(ax, d)
     return fig
 
 
@@ -198,21 +331,29 @@ def plot_arch_graph(graph: nx.DiGraph, history: ArchHistory, *, index: int = -1,
     d = _graph_data(graph, history.records[index].weights)
     xs = [n["x"] for n in d["nodes"].values()] or [0.0]
     ys = [n["y"] for n in d["nodes"].values()] or [0.0]
+    labels = {name: n["label"] if n["weight"] is None else f"{n['label']}\n{n['weight']:.2f}"
+              for name, n in d["nodes"].items()}
     if ax is None:
-        fig = Figure(figsize=(max(5.0, 1.3 * (max(xs) - min(xs) + 1)), max(3.0, 0.6 * (max(ys) - min(ys) + 1))))
-        ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
+        # inches per layout unit: room for the widest label between layers, two text lines between
+        # stacked candidates (half a unit apart), at MIN_FONTSIZE
+        widest = max((len(line) for text in labels.values() for line in text.split("\n")), default=4)
+        x_unit = max(1.3, 0.078 * widest + 0.35)
+        y_unit = 0.85
+        fig = Figure(figsize=(max(5.0, x_unit * (max(xs) - min(xs) + 1.2)),
+                              max(3.0, y_unit * (max(ys) - min(ys) + 1.2))))
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     else:
         fig = ax.figure
     segs = [[(e["x"][0], e["y"][0]), (e["x"][1], e["y"][1])] for e in d["edges"]]
     colors = [(0.12, 0.47, 0.71, 0.1 + 0.9 * e["weight"]) for e in d["edges"]]
     widths = [0.5 + 3.0 * e["weight"] for e in d["edges"]]
     ax.add_collection(LineCollection(segs, colors=colors, linewidths=widths, zorder=1))
-    for n in d["nodes"].values():
-        label = n["label"] if n["weight"] is None else f"{n['label']}\n{n['weight']:.2f}"
-        shade = 1.0 if n["weight"] is None else 0.25 + 0.75 * min(max(n["weight"], 0.0), 1.0)
-        ax.text(n["x"], n["y"], label, ha="center", va="center", fontsize=6.5, zorder=3,
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": (0.12, 0.47, 0.71, shade) if n["weight"] is not None
-                          else "#eeeeee", "edgecolor": "none"})
+    for name, n in d["nodes"].items():
+        shade = None if n["weight"] is None else 0.25 + 0.75 * min(max(n["weight"], 0.0), 1.0)
+        ax.text(n["x"], n["y"], labels[name], ha="center", va="center", fontsize=MIN_FONTSIZE, zorder=3,
+                color="white" if shade is not None and shade > 0.6 else "black", linespacing=1.1,
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": (0.12, 0.47, 0.71, shade) if shade is not None
+                      else "#eeeeee", "edgecolor": "none"})
     ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
     ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_axis_off()
@@ -220,12 +361,24 @@ def plot_arch_graph(graph: nx.DiGraph, history: ArchHistory, *, index: int = -1,
 
 
 def _live_figure(history: ArchHistory) -> Figure:
-    """The live view a trainer redraws in notebooks: weights now, entropy so far."""
+    """The live view a trainer redraws in notebooks: weights now (left), entropy so far (right,
+    its legend below it). Tall enough for every candidate's label at MIN_FONTSIZE."""
     from matplotlib.figure import Figure
 
-    n = sum(len(v) for v in history.names.values()) + len(history.names)
-    fig = Figure(figsize=(10, max(2.8, 0.2 * n + 0.8)), layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=[1, 1.2])
+    n_keys = len(history.names)
+    ncol = 1 if n_keys <= 8 else 2
+    legend_h = 0.21 * -(-n_keys // ncol) + 0.4
+    entropy_h = 3.4
+    height = max(_weights_height(history), entropy_h + legend_h)
+    fig = Figure(figsize=(10.5, height), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1], height_ratios=[entropy_h, height - entropy_h])
+    left = fig.add_subplot(grid[:, 0])
+    right = fig.add_subplot(grid[0, 1])
+    below = fig.add_subplot(grid[1, 1])
     plot_arch_weights(history, ax=left)
-    plot_arch_entropy(history, ax=right)
+    lines = _draw_entropy(right, _entropy_data(history), legend="none")
+    below.set_axis_off()
+    if lines:
+        below.legend(handles=lines, loc="upper left", ncol=ncol, fontsize=MIN_FONTSIZE, handlelength=3.0,
+                     borderaxespad=0.0, title="key (entropy)", title_fontsize=MIN_FONTSIZE + 1)
     return fig

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
+from ._style import MIN_FONTSIZE, series_style
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -66,8 +68,27 @@ def _new_axes(ax: Axes | None) -> tuple[Figure, Axes]:
         return ax.figure, ax
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 3.2), layout="constrained")
+    fig = Figure(figsize=(7, 4), layout="constrained")
     return fig, fig.add_subplot()
+
+
+def _trial_axis(ax: Axes, n: int, before: tuple[float, float] | None = None) -> None:
+    """Trial axis ``1..n``: whole-number ticks only and limits half a trial beyond the data,
+    so every visible tick is a trial that exists (``before``: the x limits of what the axes
+    already showed, kept in view)."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = 0.5, max(n, 1) + 0.5
+    if before is not None:
+        lo, hi = min(lo, before[0]), max(hi, before[1])
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.tick_params(labelsize=MIN_FONTSIZE)
+    ax.set_xlabel("trial", fontsize=MIN_FONTSIZE + 1)
+
+
+def _shown(ax: Axes) -> tuple[float, float] | None:
+    return tuple(ax.get_xlim()) if ax.has_data() else None  # type: ignore[return-value]
 
 
 def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None) -> Figure:
@@ -88,19 +109,21 @@ def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None)
     """
     data = _trials_data(source, mode)
     fig, ax = _new_axes(ax)
+    before = _shown(ax)
     x = list(range(1, len(data.numbers) + 1))
     ok = [(i, s) for i, s in zip(x, data.scores) if s is not None]
     if ok:
-        ax.scatter([i for i, _ in ok], [s for _, s in ok], s=12, alpha=0.6, label="trial score")
-        ax.step(x, [b if b is not None else float("nan") for b in data.best], where="post", color="C1",
-                label="best so far")
+        ax.scatter([i for i, _ in ok], [s for _, s in ok], s=22, alpha=0.7, color=series_style(0)["color"],
+                   label="trial score")
+        ax.step(x, [b if b is not None else float("nan") for b in data.best], where="post", linewidth=1.8,
+                color=series_style(1)["color"], label="best so far")
         bad = [i for i, s in zip(x, data.scores) if s is None]
         if bad:
             low = min(s for _, s in ok)
-            ax.scatter(bad, [low] * len(bad), marker="x", color="C3", s=20, label="failed")
-        ax.legend(loc="lower right", fontsize="small")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("score")
+            ax.scatter(bad, [low] * len(bad), marker="x", color=series_style(3)["color"], s=36, label="failed")
+        ax.legend(loc="best", fontsize=MIN_FONTSIZE)
+    _trial_axis(ax, len(x), before)
+    ax.set_ylabel("score", fontsize=MIN_FONTSIZE + 1)
     return fig
 
 
@@ -140,12 +163,16 @@ def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Ax
     """
     data = _best_so_far_data(runs, mode)
     fig, ax = _new_axes(ax)
-    for name, curve in data.items():
-        ax.plot(range(1, len(curve) + 1), [c if c is not None else float("nan") for c in curve], label=name)
+    before = _shown(ax)
+    n = max((len(c) for c in data.values()), default=0)
+    every = max(1, n // 8)
+    for i, (name, curve) in enumerate(data.items()):
+        ax.plot(range(1, len(curve) + 1), [c if c is not None else float("nan") for c in curve], label=name,
+                linewidth=1.6, markersize=5, markevery=(i % every, every), **series_style(i))
     if reference is not None:
-        ax.axhline(reference, color="grey", linestyle="--", linewidth=1, label="optimum")
-    ax.set_xlabel("trial")
-    ax.set_ylabel("best score so far")
+        ax.axhline(reference, color="black", linestyle=(0, (6, 3)), linewidth=1, label="optimum")
+    _trial_axis(ax, n, before)
+    ax.set_ylabel("best score so far", fontsize=MIN_FONTSIZE + 1)
     if data:
-        ax.legend(loc="lower right", fontsize="small")
+        ax.legend(loc="best", fontsize=MIN_FONTSIZE, ncol=max(1, -(-len(data) // 12)), handlelength=3.0)
     return fig

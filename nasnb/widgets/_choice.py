@@ -138,14 +138,13 @@ class ChoiceControl:
 
     # --------------------------------------------------------------- handlers
     def _report(self, old: Any, new: Any) -> None:
+        if self._own_message:  # a shared message area belongs to its owner (the Explorer)
+            self.message.value = ""
         try:
             self.on_change(new)
         except NasnbError as err:  # refused: show why and go back
             self.set_value(old)
             self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
-            return
-        if self._own_message:  # a shared message area belongs to its owner (the Explorer)
-            self.message.value = ""
 
     def _on_layer(self, change: dict) -> None:
         if self._silent:
@@ -215,16 +214,73 @@ def _params(module: Any) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+class _LastInput:
+    """Forward pre-hook that remembers, weakly, the tensors the model was last called with.
+
+    Copies and pickles of the model carry an inert hook; nothing keeps a batch alive.
+    """
+
+    def __init__(self, active: bool = True):
+        self.active = active
+        self._refs: list[Any] = []
+        self._kwargs: dict[str, Any] = {}
+
+    def __call__(self, module: Any, args: tuple, kwargs: dict | None = None) -> None:
+        if not self.active:
+            return
+        self._refs = [weakref.ref(a) if _is_tensor(a) else (lambda a=a: a) for a in args]
+        self._kwargs = dict(kwargs or {})
+
+    def get(self) -> tuple | None:
+        """The last positional arguments, or None if one of them is gone (or the model never ran)."""
+        if not self._refs:
+            return None
+        args = tuple(r() for r in self._refs)
+        return None if any(a is None for a in args) else args
+
+    def __deepcopy__(self, memo: dict) -> "_LastInput":
+        return _LastInput(active=False)
+
+    def __reduce__(self) -> tuple:
+        return (_LastInput, (False,))
+
+
+def _is_tensor(x: Any) -> bool:
+    import torch
+
+    return isinstance(x, torch.Tensor)
+
+
+_INPUTS: "weakref.WeakKeyDictionary[Any, _LastInput]" = weakref.WeakKeyDictionary()
+
+
+def _space_of(mutable: Any) -> Any:
+    """The SearchSpace a mutable is bound to (found through its decision's listeners), or None."""
+    for listener in mutable.decision.listeners:
+        owner = getattr(listener, "__self__", None)
+        if owner is not None and type(owner).__name__ == "SearchSpace":
+            return owner
+    return None
+
+
 class ChoiceWidget:
     """The widget of one mutable: its control plus a table of candidates.
 
     Changing the control sets ``mutable.choice`` (so every mutable sharing the key
     follows); a change made elsewhere (``space.apply``, another widget) updates it.
+    When the mutable belongs to a bound :class:`~nasnb.SearchSpace`, a change from the
+    control is checked by running the model on the input it last saw (kept weakly):
+    if that forward fails, the error shows in the widget and the choice goes back.
     Get it with :func:`choice_widget`, or by displaying the mutable in a notebook.
     """
 
     def __init__(self, mutable: Any):
         self._mutable = weakref.ref(mutable)
+        space = _space_of(mutable)
+        self._space = weakref.ref(space) if space is not None else None
+        if space is not None and space.model not in _INPUTS:
+            memo = _INPUTS[space.model] = _LastInput()
+            space.model.register_forward_pre_hook(memo, with_kwargs=True)
         self.spec = mutable.spec
         self.key = self.spec.key
         if self.spec.kind == "layer":
@@ -243,8 +299,43 @@ class ChoiceWidget:
 
     def _set(self, value: Any) -> None:
         mutable = self._mutable()
-        if mutable is not None:
-            mutable.choice = value  # validates; listeners (this one too) follow
+        if mutable is None:
+            return
+        old = mutable.choice
+        mutable.choice = value  # validates; listeners (this one too) follow
+        problem = self._check_forward()
+        if problem is not None:
+            mutable.choice = old
+            raise problem
+
+    def _check_forward(self) -> NasnbError | None:
+        """Run the model on its last input; the error (as a NasnbError) if that fails, else None."""
+        space = self._space() if self._space is not None else None
+        if space is None:
+            return None
+        memo = _INPUTS.get(space.model)
+        args = memo.get() if memo is not None else None
+        if args is None:
+            self.control.message.value = ("<span style='color:#777'>forward not checked: call the model once "
+                                          "(its last input is kept weakly to check each change)</span>")
+            return None
+        import torch
+
+        model = space.model
+        modes = {m: m.training for m in model.modules()}
+        model.eval()
+        memo.active = False
+        try:
+            with torch.no_grad():
+                model(*args, **memo._kwargs)
+        except Exception as err:  # noqa: BLE001 - the user's forward can raise anything: shown, then undone
+            return NasnbError(f"{self.key}: the model fails in forward with this choice, so it stays at the "
+                              f"last one that ran. {type(err).__name__}: {err}")
+        finally:
+            memo.active = True
+            for m, was in modes.items():
+                m.training = was
+        return None
 
     def _on_decision(self, decision: Any, old: tuple, new: tuple) -> None:
         self.control.set_value(self.spec.encode(new))
@@ -284,6 +375,9 @@ class ChoiceWidget:
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         show = self.widget._repr_mimebundle_  # None once the widget is closed
         bundle = (show(**kwargs) or {}) if show is not None else {}
+        bundle["text/html"] = (f"<div class='nasnb-choice-static'><b>{html.escape(self.key)}</b> "
+                               f"({'LayerChoice' if self.spec.kind == 'layer' else 'InputChoice'}){self._table()}"
+                               f"<div style='color:#777'>static preview: run the notebook for the control</div></div>")
         bundle["text/plain"] = repr(self)
         return bundle
 

@@ -3,19 +3,27 @@
 One control per key (grouped by MutableScope / module path), a summary of the active
 architecture (output shapes, parameters, FLOPs, latency, GPU memory), a device
 selector, the graph with its active path, and buttons to draw a random architecture,
-reset, export and load. Every change goes through ``space.apply``; the explorer hears
-it as an observer, so changes made elsewhere update the panel too. A change from the
-panel that fails in forward is shown with its error and the keys changed last, and the
-model goes back to the last architecture that worked.
+reset, export and load, and a per-candidate cost chart. Every change goes through
+``space.apply``; the explorer hears it as an observer, so changes made elsewhere update
+the panel too. A change from the panel that fails in forward is shown with its error and
+the keys changed last, and the model goes back to the last architecture that worked.
+
+The panel paces itself (:mod:`nasnb.widgets._pacing`): clicks are debounced (a burst
+of clicks computes the last state once) and marked busy at once; the graph's structure
+is recorded once and each change only re-marks its active path, drawn on a worker
+thread; changes made elsewhere (a training loop) refresh the panel only as often as
+keeps its cost under ``budget`` of the time. Reading ``profile``, ``graph``, ``error`` or
+``summary_text`` first brings the panel up to date, so code always sees the last state.
 """
 
 from __future__ import annotations
 
+import base64
 import html
-import io
 import json
 import os
 import random
+import time
 from typing import Any, Mapping
 
 import ipywidgets as widgets
@@ -26,11 +34,14 @@ from ..exceptions import NasnbError
 from ..profile import ForwardError, Profile, format_count, model_device, profile
 from ..space import SearchSpace
 from ._choice import ChoiceControl, SharedLook
+from ._pacing import Debouncer, Painter, Throttle, running_loop
 
 __all__ = ["Explorer"]
 
 #: Spaces with more keys than this don't draw their graph unless ``graph=True``.
 AUTO_GRAPH_MAX_KEYS = 100
+#: How many draws ``random`` tries before giving up on finding an architecture that runs.
+RANDOM_TRIES = 20
 
 
 def _group_of(spec: Any) -> str:
@@ -68,6 +79,13 @@ class Explorer:
         Timed forward runs per change (the latency is their median).
     seed : int, optional
         Seed of the "random" button's generator.
+    delay : float
+        Debounce of clicks in a notebook: the panel computes once, ``delay`` seconds after
+        the last of a burst of clicks.
+    budget : float
+        Largest share of the time spent following changes made elsewhere (e.g. a training
+        loop changing decisions): after a refresh that took ``t`` seconds, the next one
+        waits ``t / budget``.
 
     Examples
     --------
@@ -94,6 +112,8 @@ class Explorer:
         depth: int | None = None,
         repeats: int = 5,
         seed: int | None = None,
+        delay: float = 0.05,
+        budget: float = 0.05,
     ):
         self.space = model if isinstance(model, SearchSpace) else SearchSpace(model)
         self.model = self.space.model
@@ -106,12 +126,21 @@ class Explorer:
         self.depth = depth
         self.repeats = repeats
         self._rng = random.Random(seed)
-        self.profile: Profile | None = None
-        self.graph: Any = None
-        self.error: BaseException | None = None
+        self._profile: Profile | None = None
+        self._graph_state: Any = None  # the recorded graph; each change only re-marks its active path
+        self._graph_device: Any = None
+        self._error: BaseException | None = None
         self._last_good: dict[str, Any] | None = None
         self._own = False  # a change started by this panel is being applied
+        self._ui = False  # ... and it comes from a click (debounced)
         self._restoring = False
+        self._pending_keys: list[str] = []
+        self._pending_own = False
+        self.failing: list[dict[str, Any]] = []  # architectures seen failing in forward (random avoids them)
+        self._settler = Debouncer(self._settle, delay)
+        self._throttle = Throttle(budget)
+        self._painter = Painter(self._on_png, self._on_draw_error)
+        self._cost_painter = Painter(self._on_cost_png, self._on_draw_error)
         self._build()
         self._unsubscribe = self.space.observe(self._on_space_change)
         self.refresh()
@@ -136,7 +165,7 @@ class Explorer:
             if spec.kind == "layer":
                 mod = space.mutables(key)[0]
                 tips = [f"{type(c).__name__}, {sum(p.numel() for p in c.parameters()):,} parameters" for c in mod]
-            ctl = ChoiceControl(spec, current[key], lambda v, k=key: self.select(k, v), tooltips=tips,
+            ctl = ChoiceControl(spec, current[key], lambda v, k=key: self._click(self.select, k, v), tooltips=tips,
                                 message=self.error_box, shared=look)
             self.controls[key] = ctl
             groups.setdefault(_group_of(spec), []).append(ctl.widget)
@@ -168,7 +197,7 @@ class Explorer:
         def button(label: str, css: str, fn: Any, tip: str) -> W.Button:
             b = W.Button(description=label, tooltip=tip, layout=W.Layout(width="auto"))
             b.add_class(css)
-            b.on_click(lambda _b: self._guard(fn))
+            b.on_click(lambda _b: self._guard(label, fn))
             return b
 
         self.path = W.Text(value="architecture.json", description="file", layout=W.Layout(width="300px"))
@@ -186,9 +215,24 @@ class Explorer:
                    "apply the architecture in the file"),
             self.path,
         ])
-        right = W.VBox([W.HBox([self.device]), self.summary, self.error_box], layout=W.Layout(width="45%"))
+        self.busy = W.HTML("")
+        self.busy.add_class("nasnb-busy")
+        layer_keys = [k for k, spec in space.items() if spec.kind == "layer"]
+        self.cost_key = W.Dropdown(options=layer_keys, value=layer_keys[0] if layer_keys else None,
+                                   description="candidates of", layout=W.Layout(width="auto"),
+                                   style={"description_width": "initial"})
+        self.cost_key.add_class("nasnb-cost-key")
+        self.cost_image = W.Image(format="png", layout=W.Layout(max_width="100%", display="none"))
+        self.cost_image.add_class("nasnb-cost-chart")
+        costs = W.HBox([self.cost_key, button("measure", "nasnb-measure", lambda: self.candidate_costs(),
+                                              "parameters, FLOPs and latency of every candidate of this key")])
+        if not layer_keys:
+            costs.layout.display = "none"
+        right = W.VBox([W.HBox([self.device, self.busy]), self.summary, self.error_box],
+                       layout=W.Layout(width="45%"))
         left = W.VBox([self.controls_box], layout=W.Layout(width="55%"))
-        self.widget = W.VBox([self.header, W.HBox([left, right]), self.buttons, self.json, self.status, self.image])
+        self.widget = W.VBox([self.header, W.HBox([left, right]), self.buttons, self.json, self.status, self.image,
+                              costs, self.cost_image])
         self.widget.add_class("nasnb-explorer")
 
     # ------------------------------------------------------------ user verbs
@@ -197,15 +241,40 @@ class Explorer:
         self._apply({key: value})
 
     def random(self) -> dict[str, Any]:
-        """Apply a random architecture (from the explorer's seeded generator); return it."""
-        arch = self.space.sample(seed=self._rng)
-        self._apply(arch)
-        return arch
+        """Apply a random architecture that runs (from the explorer's seeded generator); return it.
+
+        Draws that are known to fail in forward are skipped, and a draw that fails is
+        rolled back and remembered; after :data:`RANDOM_TRIES` draws it gives up with an
+        error. The status line says how many were skipped.
+        """
+        skipped = 0
+        ui, self._ui = self._ui, False  # each try is checked at once, even from a click
+        try:
+            for _ in range(RANDOM_TRIES):
+                arch = self.space.sample(seed=self._rng)
+                if arch in self.failing:
+                    skipped += 1
+                    continue
+                changed = self._apply(arch)
+                self._flush()
+                if self.space.current() == arch == self._last_good:  # it ran (a failure rolls back)
+                    self._error = None
+                    self.error_box.value = ""
+                    note = f"; skipped {skipped} that fail in forward" if skipped else ""
+                    what = f"{changed} key(s) changed" if changed else "drew the current architecture again"
+                    self.status.value = f"random: {what}{note}"
+                    return arch
+                skipped += 1
+        finally:
+            self._ui = ui
+        raise NasnbError(f"random: {RANDOM_TRIES} random architectures all fail in forward; "
+                         f"the model keeps {self.space.current()}")
 
     def reset(self) -> dict[str, Any]:
         """Apply the default architecture (first candidate / first inputs); return it."""
         arch = {k: spec.encode(spec.default) for k, spec in self.space.items()}
-        self._apply(arch)
+        changed = self._apply(arch)
+        self.status.value = f"reset: {changed} key(s) changed" if changed else "reset: already the defaults"
         return arch
 
     def export(self, path: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -239,8 +308,8 @@ class Explorer:
             from ..architecture import load_json
 
             arch = load_json(source)
-        self._apply(arch)
-        self.status.value = "loaded"
+        changed = self._apply(arch)
+        self.status.value = f"loaded: {changed} key(s) changed" if changed else "loaded: nothing to change"
         return self.space.current()
 
     def set_device(self, device: str | torch.device) -> None:
@@ -270,42 +339,101 @@ class Explorer:
             self.set_device(change["new"])
 
     def refresh(self, keys: list[str] | None = None) -> bool:
-        """Re-run forward, profile and graph for the current architecture; False if it failed."""
+        """Re-run forward and profile, re-mark and redraw the graph, now; False if it failed."""
         try:
             prof = profile(self.space, self.example_input, repeats=self.repeats, keys=keys)
-            graph = self._graph() if self.show_graph else None
+            graph = self._marked_graph() if self.show_graph else None
         except ForwardError as err:
             self._show_error(err, keys or [])
             return False
-        self.profile, self.graph, self.error = prof, graph, None
+        self._profile, self._graph_state, self._error = prof, graph if graph is not None else self._graph_state, None
         self._last_good = self.space.current()
         self.summary.value = self._summary_html(prof)
         self.error_box.value = ""
         if graph is not None:
-            self.image.value = self._png(graph)
+            self._draw(graph)
         return True
+
+    def candidate_costs(self, key: str | None = None) -> list[Any]:
+        """Measure every candidate of LayerChoice ``key`` (default: the one selected) and chart it in the panel."""
+        from ..plot import plot_candidates
+        from ..profile import profile_candidates
+
+        key = key or self.cost_key.value
+        rows = profile_candidates(self.space, key, self.example_input, repeats=max(1, self.repeats))
+        self.cost_image.layout.display = None
+        if running_loop() is None:
+            self._cost_painter.draw_now(lambda: plot_candidates(rows))
+        else:
+            self._cost_painter.submit(lambda: plot_candidates(rows))
+        self.status.value = f"candidates of <b>{html.escape(key)}</b>: measured {len(rows)}"
+        return rows
+
+    # --------------------------------------------------- up-to-date reads
+    @property
+    def profile(self) -> Profile | None:
+        """Profile of the last architecture that ran (brought up to date first)."""
+        self._flush()
+        return self._profile
+
+    @property
+    def graph(self) -> Any:
+        """The recorded graph with the current active path (brought up to date first)."""
+        self._flush()
+        return self._graph_state
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error shown in the panel, if any (brought up to date first)."""
+        self._flush()
+        return self._error
+
+    def _flush(self) -> None:
+        if self._pending_keys or self._settler.pending:
+            self._settler.cancel()
+            self._settle()
+
+    def wait(self, timeout: float | None = 30.0) -> bool:
+        """Bring the summary up to date and wait for the graph drawing; False on timeout."""
+        self._flush()
+        return self._painter.wait(timeout)
 
     def close(self) -> None:
         """Stop following the space and close the widgets."""
+        self._settler.cancel()
         self._unsubscribe()
         for ctl in self.controls.values():
             ctl.close()
         self.widget.close()
 
     # ------------------------------------------------------------- internals
-    def _guard(self, fn: Any) -> None:
-        """Run a button's action; user errors go to the panel, not to a lost traceback."""
+    def _guard(self, name: str, fn: Any) -> None:
+        """Run a button's action: clear the last error, give feedback, show user errors in the panel."""
+        self.error_box.value = ""
+        self.status.value = f"{html.escape(name)}: working..."
         try:
-            fn()
+            self._click(fn)
         except (NasnbError, OSError) as err:
+            self.status.value = f"{html.escape(name)}: failed (see the message)"
             self._show_error(err, getattr(err, "keys", []))
 
-    def _apply(self, arch: Mapping[str, Any] | Any) -> None:
+    def _click(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn`` as a click of the panel: its changes are debounced in a notebook."""
+        ui, self._ui = self._ui, True
+        try:
+            return fn(*args)
+        finally:
+            self._ui = ui
+
+    def _apply(self, arch: Mapping[str, Any] | Any) -> int:
+        before = self.space.current()
         self._own = True
         try:
             self.space.apply(arch)
         finally:
             self._own = False
+        after = self.space.current()
+        return sum(before[k] != after[k] for k in after)
 
     def _on_space_change(self, changes: dict[str, tuple[Any, Any]]) -> None:
         for key, (_, new) in changes.items():
@@ -313,24 +441,58 @@ class Explorer:
                 self.controls[key].set_value(new)
         if self._restoring:
             return
-        keys = list(changes)
-        if self.refresh(keys):
-            return
-        if self._own and self._last_good is not None:
-            self._restoring = True
-            try:
-                self.space.apply(self._last_good)
-            finally:
-                self._restoring = False
-            note = f"rolled back to the last good architecture: <code>{html.escape(json.dumps(self._last_good))}</code>"
-        else:
-            note = ("changed outside the explorer: the model keeps this architecture; "
-                    "the summary and graph show the last good one")
-        if self.error is not None:
-            self._show_error(self.error, keys, note)
+        self._pending_keys.extend(k for k in changes if k not in self._pending_keys)
+        if self._own:
+            self._pending_own = True
+            if self._ui and running_loop() is not None:  # a click in a notebook: debounce
+                self._set_busy("updating...")
+                self._settler.request()
+            else:
+                self._flush()
+        elif self._throttle.ready():
+            self._flush()
+        else:  # a training loop or another view changes the space quickly: follow it at most `budget` of the time
+            self._set_busy("following changes (throttled)...")
+            if running_loop() is not None:
+                self._settler.cancel()
+                self._settler.delay, delay = self._throttle.wait(), self._settler.delay
+                self._settler.request()
+                self._settler.delay = delay
+
+    def _settle(self) -> None:
+        """Compute the panel for the current state: the last of every change since the previous settle."""
+        keys, own = self._pending_keys, self._pending_own
+        self._pending_keys, self._pending_own = [], False
+        start = time.monotonic()
+        try:
+            if self.refresh(keys):
+                return
+            failed = self.space.current()
+            if failed not in self.failing:
+                self.failing.append(failed)
+                del self.failing[:-1000]
+            if own and self._last_good is not None:
+                self._restoring = True
+                try:
+                    self.space.apply(self._last_good)
+                finally:
+                    self._restoring = False
+                note = ("rolled back to the last good architecture: "
+                        f"<code>{html.escape(json.dumps(self._last_good))}</code>")
+            else:
+                note = ("changed outside the explorer: the model keeps this architecture; "
+                        "the summary and graph show the last good one")
+            if self._error is not None:
+                self._show_error(self._error, keys, note)
+        finally:
+            self._throttle.ran(time.monotonic() - start)
+            self._set_busy("drawing the graph..." if self._painter.busy else "")
+
+    def _set_busy(self, text: str) -> None:
+        self.busy.value = (f"<span style='color:#8a6d00'>&#8987; {html.escape(text)}</span>" if text else "")
 
     def _show_error(self, err: BaseException, keys: list[str], note: str = "") -> None:
-        self.error = err
+        self._error = err
         keys_html = ""
         if keys and not isinstance(err, ForwardError):
             keys_html = f"<div>keys changed last: <b>{html.escape(', '.join(map(str, keys)))}</b></div>"
@@ -340,18 +502,37 @@ class Explorer:
             f"<b>{html.escape(type(err).__name__)}</b>{keys_html}"
             f"<pre style='white-space:pre-wrap;margin:4px 0'>{html.escape(str(err))}</pre>{note_html}</div>")
 
-    def _graph(self) -> Any:
-        from ..graph import build_graph
+    def _marked_graph(self) -> Any:
+        """The graph recorded once (again after a device change), marked for the current architecture."""
+        from ..graph import build_graph, mark_active
 
-        return build_graph(self.space, self.example_input, depth=self.depth)
+        device = model_device(self.model)
+        if self._graph_state is None or self._graph_device != device:
+            self._graph_state = build_graph(self.space, self.example_input, depth=self.depth)
+            self._graph_device = device
+            return self._graph_state
+        return mark_active(self._graph_state, self.space.current(), space=self.space)
 
-    def _png(self, graph: Any) -> bytes:
+    def _draw(self, graph: Any) -> None:
         from ..plot._space import draw_space
 
-        fig = draw_space(graph)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=72)
-        return buf.getvalue()
+        snapshot = graph.copy()  # the worker draws this state, whatever the next click does
+        if running_loop() is None:
+            self._painter.draw_now(lambda: draw_space(snapshot))
+        else:
+            self._painter.submit(lambda: draw_space(snapshot))
+
+    def _on_cost_png(self, png: bytes) -> None:
+        self.cost_image.value = png
+
+    def _on_png(self, png: bytes) -> None:
+        self.image.value = png
+        self._png_bytes = png
+        if not self._settler.pending and not self._pending_keys:
+            self._set_busy("")
+
+    def _on_draw_error(self, err: BaseException) -> None:
+        self.status.value = f"graph not drawn: {html.escape(type(err).__name__)}: {html.escape(str(err))}"
 
     @staticmethod
     def _summary_html(p: Profile) -> str:
@@ -378,9 +559,21 @@ class Explorer:
         n = len(self.space)
         return f"Explorer({type(self.model).__name__}: {n} key{'s' if n != 1 else ''}, size={self.space.size})"
 
+    def static_html(self) -> str:
+        """A static snapshot of the panel (header, summary, graph image) for saved notebooks."""
+        self._flush()
+        img = getattr(self, "_png_bytes", None)
+        graph = (f"<img alt='graph of the active architecture' src='data:image/png;base64,"
+                 f"{base64.b64encode(img).decode()}' style='max-width:100%'/>" if img else "")
+        arch = html.escape(json.dumps(self.space.current()))
+        return (f"<div class='nasnb-explorer-static'><div>{self.header.value}</div>{self.summary.value}"
+                f"<details><summary>architecture</summary><code>{arch}</code></details>{graph}"
+                f"<div style='color:#777'>static preview: run the notebook for the live explorer</div></div>")
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         show = self.widget._repr_mimebundle_  # None once the widget is closed
         bundle = (show(**kwargs) or {}) if show is not None else {}
+        bundle["text/html"] = self.static_html()
         bundle["text/plain"] = repr(self)
         return bundle
 
