@@ -8,7 +8,12 @@ Run: ``python benchmarks/bench_explorer.py``. Prints (CPU, 1 thread):
   also as a ratio to one plain forward, and split into profile / graph build / draw+PNG;
 * a 100-key space (a chain of 100 three-candidate LayerChoices): ``build_graph`` +
   ``draw_space`` + PNG — budget 2 s; plus the DARTS-style cell for reference;
-* a 500-key space: ``Explorer(...)`` construction, first summary included — budget 3 s.
+* a 500-key space: ``Explorer(...)`` construction, first summary included — budget 3 s;
+* a DARTS-sized space (``nasnb.spaces.DARTS.small()``: 36 keys, 5 cells) as in a notebook (an
+  asyncio loop runs, so clicks are debounced and the graph is drawn on the worker thread):
+  click -> first visible change (busy state), click -> summary settled, click -> graph drawn,
+  minus the forwards the update runs — budgets 0.3 s / 1 s; opening the Explorer — budget 2 s;
+  and an SPOS training loop on that space with the Explorer open / without — budget 1.05.
 """
 
 from __future__ import annotations
@@ -177,9 +182,79 @@ def bench_explorer_500(n: int = 3) -> None:
     ex.close()
 
 
+def bench_darts_panel(n: int = 5) -> None:
+    import asyncio
+
+    import torch.nn.functional as F
+    from torch.utils.data import TensorDataset
+
+    from nasnb import spaces
+    from nasnb.oneshot import SPOSTrainer
+
+    x = torch.zeros(1, 3, 32, 32)
+
+    async def notebook():
+        net = spaces.DARTS.small()
+        fixed = nasnb.SearchSpace(net).fix().eval()
+        t_fwd = median_time(lambda: fixed(x), repeat=10)
+        t0 = time.perf_counter()
+        ex = nasnb.Explorer(net, x, repeats=1)
+        t_open = time.perf_counter() - t0
+        ex.wait()
+        first, summary, drawn = [], [], []
+        ops = ["sep_conv_3x3", "max_pool_3x3"]
+        for i in range(n):
+            before = ex.summary.value
+            t0 = time.perf_counter()
+            ex.controls["normal_n2_p0"].control.value = ex.space["normal_n2_p0"].parse(ops[i % 2])[0]
+            first.append(time.perf_counter() - t0 if ex.busy.value else float("nan"))
+            while ex.summary.value == before:
+                await asyncio.sleep(0.002)
+            summary.append(time.perf_counter() - t0)
+            while ex._painter.busy:
+                await asyncio.sleep(0.005)
+            drawn.append(time.perf_counter() - t0)
+        ex.close()
+        return t_fwd, t_open, first, summary, drawn
+
+    t_fwd, t_open, first, summary, drawn = asyncio.run(notebook())
+    forwards = 1 + 2 + 1  # profile: FLOP count, warm-up, one timed run
+    med = statistics.median
+    print(f"DARTS.small (36 keys, 5 cells) in a notebook loop, median of {n} clicks; plain forward {fmt(t_fwd)}:")
+    print(f"  open {fmt(t_open)} (budget 2 s; the graph is drawn afterwards, off the kernel thread)")
+    print(f"  click -> busy shown {fmt(med(first))} (budget 0.3 s); -> summary settled {fmt(med(summary))}, "
+          f"minus {forwards} forwards {fmt(med(summary) - forwards * t_fwd)} (budget 1 s); "
+          f"-> graph drawn {fmt(med(drawn))}")
+
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    imgs = torch.tensor(d.images, dtype=torch.float32)[:, None].repeat(1, 3, 4, 4) / 16.0  # 3 x 32 x 32
+    data = TensorDataset(imgs[:256], torch.tensor(d.target[:256]))
+
+    def train(with_panel: bool) -> float:
+        torch.manual_seed(0)
+        net = spaces.DARTS.small()
+        ex = nasnb.Explorer(net, x, repeats=1, graph=False) if with_panel else None
+        t = SPOSTrainer(net, F.cross_entropy, optimizer=torch.optim.SGD(net.parameters(), lr=0.01),
+                        num_epochs=2, dataset_train=data, batch_size=32, progress=False, live_plot=False)
+        t0 = time.perf_counter()
+        t.train(validate=False)
+        spent = time.perf_counter() - t0
+        if ex is not None:
+            ex.close()
+        return spent
+
+    pairs = [(train(False), train(True)) for _ in range(3)]
+    plain, panel = med(p for p, _ in pairs), med(q for _, q in pairs)
+    print(f"  SPOS training, 16 steps: without a panel {fmt(plain)}, with the Explorer open {fmt(panel)}, "
+          f"ratio {panel / plain:.3f} (budget 1.05)")
+
+
 if __name__ == "__main__":
     bench_seed_update()
     bench_seed_update(repeats=1)
     bench_graph_100()
     bench_darts_cell()
     bench_explorer_500()
+    bench_darts_panel()

@@ -124,14 +124,16 @@ class LiveProgress:
             self._handle.update(image)
 
     def figure(self) -> Figure:
-        """The live plot: :func:`nasnb.plot.plot_trials` at its default (readable) size, titled
-        with the strategy, the trials done and the best score."""
+        """The live plot: :func:`nasnb.plot.plot_trials` at its default (readable) size, over
+        all ``max_trials`` trials, titled with the strategy, the trials done and the best score."""
         from .plot._style import MIN_FONTSIZE
         from .plot._trials import plot_trials
 
         exp = self.experiment
         fig = plot_trials(exp)
-        fig.axes[0].set_title(f"{type(exp.strategy).__name__}: {exp.n_done}/{exp.max_trials} trials, "
+        ax = fig.axes[0]
+        ax.set_xlim(0.5, max(ax.get_xlim()[1], exp.max_trials + 0.5))  # the whole run, trials to come included
+        ax.set_title(f"{type(exp.strategy).__name__}: {exp.n_done}/{exp.max_trials} trials, "
                               f"best {_fmt(self._best())}", fontsize=MIN_FONTSIZE + 2)
         return fig
 

@@ -10,14 +10,21 @@ mixers, training flags and buffers are left as they were.
 Nodes (``graph.nodes[n]``) carry ``kind`` (``"input"``, ``"output"``, ``"op"`` for a leaf
 module, ``"function"`` for a functional op joining several tensors, ``"module"`` for a
 folded submodule, ``"candidate"``, ``"layer_choice"``, ``"input_choice"``), ``type``,
-``label``, ``path``, ``shape`` (output shape, or None), ``params`` and ``active``. Choice
+``label`` (readable text: ``"conv2\nConv2d 3×3"``, ``"0: Conv2d 5×5 s3"``,
+``"sep_conv_3x3: SepConv 3×3"``; other views reuse it), ``desc`` (the module's settings,
+:func:`describe`), ``path``, ``shape`` (output shape, or None), ``params`` and ``active``;
+functional nodes add ``scope`` (the module whose forward called them). Choice
 nodes add ``key``, ``candidates``, ``chosen`` and ``group`` (the index of a key shared by
 several mutables, else None); candidates add ``key``, ``candidate``, ``index``, ``choice``
 (their choice node) and ``chosen``. Edges carry ``active``; edges into an InputChoice add
 ``key``, ``index`` and ``chosen``. ``graph.graph`` holds ``keys``, ``key_groups``
-(shared key -> choice nodes) and ``size``. :func:`mark_active` recomputes the active path
-for another architecture without running the model; :func:`layered_layout` places the
-nodes left to right for :func:`nasnb.plot.draw_space`.
+(shared key -> choice nodes), ``size``, ``module_types`` (module path -> class name of
+the modules the graph looks into) and ``repeats`` (path of a module that shares its keys
+with an earlier sibling, as DARTS cells do -> that sibling's path). :func:`mark_active`
+recomputes the active path for another architecture without running the model;
+:func:`fold_modules` and :func:`fold_candidates` simplify a recorded graph (one node per
+repeated cell, one node per choice); :func:`layered_layout` places the nodes left to
+right for :func:`nasnb.plot.draw_space`.
 
 Examples
 --------
@@ -35,7 +42,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 import torch
 from torch import nn
@@ -50,7 +57,7 @@ from .space import SearchSpace
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
-__all__ = ["build_graph", "layered_layout", "mark_active"]
+__all__ = ["build_graph", "describe", "fold_candidates", "fold_modules", "layered_layout", "mark_active"]
 
 
 def _nx():
@@ -86,6 +93,96 @@ def _n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+# ------------------------------------------------------------------ labels
+def _dims(name: str, default: int = 2) -> int:
+    return int(name[-2]) if len(name) > 2 and name[-1] == "d" and name[-2] in "123" else default
+
+
+def _size_text(value: Any, dims: int) -> str:
+    t = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    return "×".join(str(v) for v in t)
+
+
+def _step_text(prefix: str, value: Any) -> str:
+    """``"s2"`` for a stride of 2 (or (2, 2)), ``""`` for 1; ``"s1×2"`` when the sides differ."""
+    t = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if all(v == 1 for v in t):
+        return ""
+    return prefix + (str(t[0]) if len(set(t)) == 1 else "×".join(str(v) for v in t))
+
+
+def _conv_settings(m: nn.modules.conv._ConvNd) -> list[str]:
+    parts = [_size_text(m.kernel_size, len(m.kernel_size)), _step_text("s", m.stride), _step_text("d", m.dilation)]
+    if m.groups > 1:
+        parts.append("dw" if m.groups == m.in_channels else f"g{m.groups}")
+    return [p for p in parts if p]
+
+
+def describe(module: nn.Module) -> str:
+    """A short text of a module's type and settings, as the graph labels show it.
+
+    Kernel size always, stride and dilation when not 1 (``d``), depthwise/grouped
+    convolutions (``dw``/``g4``), features of a Linear, window of a pooling layer (pooling
+    types lose their ``2d``), ``p`` of a Dropout. A module made of others (``SepConv``)
+    shows the settings of its first convolution or pooling.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> describe(nn.Conv2d(1, 32, 5, 3)), describe(nn.Conv2d(8, 8, 3, padding=2, dilation=2))
+    ('Conv2d 5×5 s3', 'Conv2d 3×3 d2')
+    >>> describe(nn.Linear(64, 10)), describe(nn.MaxPool2d(3, 2)), describe(nn.AvgPool2d(3, 1, 1))
+    ('Linear 64→10', 'MaxPool 3×3 s2', 'AvgPool 3×3')
+    >>> describe(nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 3, 2, groups=4))), describe(nn.Dropout(0.25))
+    ('Sequential 3×3 s2 dw', 'Dropout 0.25')
+    """
+    name = type(module).__name__
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return " ".join([name, *_conv_settings(module)])
+    if isinstance(module, nn.Linear):
+        return f"{name} {module.in_features}→{module.out_features}"
+    if isinstance(module, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd, nn.modules.pooling._LPPoolNd)):
+        dims = _dims(name)
+        short = name[:-2] if dims == _dims(name, 0) else name
+        kernel = module.kernel_size
+        stride = getattr(module, "stride", None) or kernel
+        dilation = getattr(module, "dilation", 1)
+        parts = [short, _size_text(kernel, dims), _step_text("s", stride), _step_text("d", dilation)]
+        return " ".join(p for p in parts if p)
+    if isinstance(module, (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)):
+        return f"{name[:-2] if _dims(name, 0) else name} →{_size_text(module.output_size, _dims(name))}"
+    if isinstance(module, nn.modules.dropout._DropoutNd):
+        return f"{name} {module.p:g}"
+    if not any(True for _ in module.children()):
+        stride = getattr(module, "stride", 1)  # e.g. the DARTS "none" op (Zero)
+        step = _step_text("s", stride) if isinstance(stride, (int, tuple)) else ""
+        return f"{name} {step}" if step else name
+    for sub in module.modules():
+        if sub is not module and isinstance(sub, (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd,
+                                                  nn.modules.pooling._AvgPoolNd)):
+            inner = describe(sub).split(" ", 1)
+            return f"{name} {inner[1]}" if len(inner) > 1 else name
+    return name
+
+
+def _short_name(path: str | None, default: str = "") -> str:
+    """The last part of a module path; ``"preproc0.1"`` rather than ``"1"`` in a Sequential."""
+    if not path:
+        return default
+    parts = path.split(".")
+    if len(parts) > 1 and parts[-1].split("@")[0].isdigit():
+        return ".".join(parts[-2:])
+    return parts[-1]
+
+
+def _candidate_label(name: str, desc: str) -> str:
+    if name.isdigit():
+        return f"{name}: {desc}"
+    if desc.split(" ")[0].lower() == name.lower():  # "tanh: Tanh" says it twice
+        return name
+    return f"{name}: {desc}"
+
+
 class _Recorder:
     """Collects nodes/edges while the model runs; maps tensors to the nodes that made them."""
 
@@ -97,6 +194,7 @@ class _Recorder:
         self.keep: list[torch.Tensor] = []  # keeps ids unique during the pass
         self.calls: dict[str, int] = {}
         self.pending: list[list[frozenset[str]]] = []  # sources of the leaf modules running now
+        self.scope: list[str] = []  # paths of the containers whose forward runs now
 
     def node_id(self, base: str) -> str:
         n = self.calls.get(base, 0)
@@ -145,8 +243,8 @@ class _TraceMode(TorchFunctionMode):
         name = getattr(func, "__name__", type(func).__name__)
         if rec.functional or len(distinct) > 1:
             nid = rec.node_id(name.strip("_"))
-            rec.g.add_node(nid, kind="function", type=name, label=name.strip("_"), path=None,
-                           shape=_shape(out), params=0)
+            rec.g.add_node(nid, kind="function", type=name, label=name.strip("_"), desc=name.strip("_"), path=None,
+                           scope=rec.scope[-1] if rec.scope else "", shape=_shape(out), params=0)
             rec.connect(distinct, nid)
             rec.produce(out, frozenset({nid}))
         else:
@@ -192,13 +290,16 @@ class _TraceMixer:
                 rec.inside -= 1
             outs.append(out)
             shapes.append(_shape(out))
-            rec.g.add_node(nid, kind="candidate", type=type(cand).__name__, label=name, path=nid,
+            desc = describe(cand)
+            rec.g.add_node(nid, kind="candidate", type=type(cand).__name__, label=_candidate_label(name, desc),
+                           desc=desc, path=nid,
                            shape=shapes[-1], params=_n_params(cand), key=mutable.key, candidate=name,
                            index=i, choice=cid, chosen=i == chosen, error=error)
             rec.connect(srcs, nid)
             rec.g.add_edge(nid, cid)
         out = outs[chosen]
-        rec.g.add_node(cid, kind="layer_choice", type="LayerChoice", label=mutable.key, path=mutable.name,
+        rec.g.add_node(cid, kind="layer_choice", type="LayerChoice", label=mutable.key, desc=None,
+                       path=mutable.name,
                        shape=shapes[chosen], params=0, key=mutable.key, candidates=list(mutable.names),
                        chosen=[mutable.names[chosen]], group=self.groups.get(mutable.key))
         if mutable.reduction == "none":
@@ -235,7 +336,8 @@ class _TraceMixer:
         finally:
             rec.inside -= 1
         names = [n or str(i) for i, n in enumerate(spec.names)]
-        rec.g.add_node(cid, kind="input_choice", type="InputChoice", label=mutable.key, path=mutable.name,
+        rec.g.add_node(cid, kind="input_choice", type="InputChoice", label=mutable.key, desc=None,
+                       path=mutable.name,
                        shape=_shape(out), params=0, key=mutable.key, candidates=names,
                        chosen=[names[i] for i in chosen], n_chosen=mutable.n_chosen,
                        group=self.groups.get(mutable.key))
@@ -248,9 +350,17 @@ def _contains_choice(module: nn.Module) -> bool:
     return any(isinstance(m, (LayerChoice, InputChoice)) for m in module.modules())
 
 
-def _atomic_modules(model: nn.Module, depth: int | None, collapse: set[str]) -> list[tuple[str, nn.Module, str]]:
-    """Modules drawn as one node: (path, module, kind 'op' | 'module')."""
+def _module_tree(model: nn.Module, depth: int | None, collapse: set[str]) -> tuple[
+        list[tuple[str, nn.Module, str]], list[tuple[str, nn.Module]], dict[str, str]]:
+    """Atomic modules, the containers the graph looks into, and the repeated containers.
+
+    A container *repeats* an earlier sibling when both have the same class and the same
+    (non-empty) set of choice keys, as DARTS normal cells do; only the outermost repeats
+    are listed (path -> the first sibling's path).
+    """
     found: list[tuple[str, nn.Module, str]] = []
+    containers: list[tuple[str, nn.Module]] = []
+    kids: dict[str, list[tuple[str, nn.Module]]] = {}
 
     def visit(module: nn.Module, path: str, level: int) -> None:
         for name, child in module.named_children():
@@ -264,10 +374,40 @@ def _atomic_modules(model: nn.Module, depth: int | None, collapse: set[str]) -> 
             elif depth is not None and level + 1 >= depth and not _contains_choice(child):
                 found.append((p, child, "module"))
             else:
+                containers.append((p, child))
+                kids.setdefault(path, []).append((p, child))
                 visit(child, p, level + 1)
 
     visit(model, "", 0)
-    return found
+    memo: dict[int, frozenset[str]] = {}
+
+    def keys_of(module: nn.Module) -> frozenset[str]:
+        got = memo.get(id(module))
+        if got is None:
+            if isinstance(module, (LayerChoice, InputChoice)):
+                got = frozenset({module.key})
+            else:
+                got = frozenset().union(*(keys_of(c) for c in module.children()))
+            memo[id(module)] = got
+        return got
+
+    repeats: dict[str, str] = {}
+
+    def walk(path: str) -> None:
+        groups: dict[tuple[type, frozenset[str]], list[str]] = {}
+        for p, child in kids.get(path, []):
+            ks = keys_of(child)
+            if ks:
+                groups.setdefault((type(child), ks), []).append(p)
+        for paths in groups.values():
+            for p in paths[1:]:
+                repeats[p] = paths[0]
+        for p, _ in kids.get(path, []):
+            if p not in repeats:
+                walk(p)
+
+    walk("")
+    return found, containers, repeats
 
 
 def build_graph(
@@ -337,11 +477,29 @@ def build_graph(
     args = _to(as_args(example_input), model_device(module))
     for i, a in enumerate(args):
         nid = "input" if len(args) == 1 else f"input{i}"
-        g.add_node(nid, kind="input", type="input", label=nid, path=None, shape=_shape(a), params=0)
+        g.add_node(nid, kind="input", type="input", label=nid, desc=None, path=None, shape=_shape(a), params=0)
         rec.produce(a, frozenset({nid}))
 
+    # A space that has not run yet learns its data flow on its first call (SearchSpace.probe);
+    # let that happen now, outside the trace, not as a second forward recorded inside it.
+    probing = getattr(space, "_probing", None)
+    if getattr(space, "_exclusive", ()) is None and hasattr(space, "_auto_probe"):
+        space._auto_probe(args, {})
+    atomic, containers, repeats = _module_tree(module, depth, collapse)
+    g.graph["module_types"] = {p: type(m).__name__ for p, m in containers}
+    g.graph["repeats"] = repeats
     handles = []
-    for path, mod, kind in _atomic_modules(module, depth, collapse):
+    for path, mod in containers:  # functional ops record the container they ran in
+        def enter(m, a, _path=path):
+            rec.scope.append(_path)
+
+        def leave(m, a, out):
+            if rec.scope:
+                rec.scope.pop()
+
+        handles.append(mod.register_forward_pre_hook(enter))
+        handles.append(mod.register_forward_hook(leave, always_call=True))
+    for path, mod, kind in atomic:
         def pre(m, a, kw, _path=path):
             if rec.inside:
                 rec.inside += 1
@@ -356,8 +514,9 @@ def build_graph(
             srcs = rec.pending.pop()
             out = _fresh(out, a, kw)
             nid = rec.node_id(_path)
-            attrs = dict(kind=_kind, type=type(m).__name__, label=_path, path=_path, shape=_shape(out),
-                         params=_n_params(m))
+            desc = describe(m)
+            attrs = dict(kind=_kind, type=type(m).__name__, label=f"{_short_name(_path)}\n{desc}", desc=desc,
+                         path=_path, shape=_shape(out), params=_n_params(m))
             if _kind == "module":
                 attrs["keys"] = [mm.key for mm in m.modules() if isinstance(mm, (LayerChoice, InputChoice))]
             g.add_node(nid, **attrs)
@@ -373,12 +532,16 @@ def build_graph(
     space.set_mixer(_TraceMixer(rec, groups))
     failure: Exception | None = None
     try:
+        if probing is not None:
+            space._probing = True  # a probe that failed above is not retried inside the trace
         module.eval()
         with torch.no_grad(), _TraceMode(rec):
             out = module(*args)
     except Exception as err:  # noqa: BLE001 - re-raised below, once the model is restored
         failure = err
     finally:
+        if probing is not None:
+            space._probing = probing
         for h in handles:
             h.remove()
         for key, mixer in saved_mixers.items():
@@ -388,7 +551,8 @@ def build_graph(
     if failure is not None:
         raise ForwardError.from_exception(failure, space, module, args) from failure
 
-    g.add_node("output", kind="output", type="output", label="output", path=None, shape=_shape(out), params=0)
+    g.add_node("output", kind="output", type="output", label="output", desc=None, path=None, shape=_shape(out),
+               params=0)
     rec.connect(rec.sources(out), "output")
     key_groups: dict[str, list[str]] = {}
     for n, d in g.nodes(data=True):
@@ -463,12 +627,360 @@ def mark_active(graph: "nx.DiGraph", arch: Mapping[str, Any], *, space: SearchSp
     return graph
 
 
+def _owner(d: Mapping[str, Any], paths: set[str]) -> str | None:
+    """The folded path a node belongs to (its module path, or for a functional op its scope)."""
+    p = d.get("scope") if d.get("kind") == "function" else d.get("path")
+    if not p:
+        return None
+    parts = p.split(".")
+    for i in range(1, len(parts) + 1):
+        head = ".".join(parts[:i])
+        if head in paths:
+            return head
+    return None
+
+
+def _contract(graph: "nx.DiGraph", rep: Mapping[str, str], make: Mapping[str, dict[str, Any]]) -> "nx.DiGraph":
+    """``graph`` with each node ``n`` replaced by ``rep.get(n, n)``; ``make`` gives new nodes' attributes."""
+    nx = _nx()
+    out = nx.DiGraph()
+    out.graph.update(graph.graph)
+    for n, d in graph.nodes(data=True):
+        r = rep.get(n, n)
+        if r == n:
+            out.add_node(n, **d)
+        elif r not in out:
+            out.add_node(r, **(make[r] if r in make else graph.nodes[r]))
+    for u, v, d in graph.edges(data=True):
+        a, b = rep.get(u, u), rep.get(v, v)
+        if a == b:
+            continue
+        if out.has_edge(a, b):
+            e = out.edges[a, b]
+            e["active"] = bool(e.get("active", True) or d.get("active", True))
+            if "chosen" in e:
+                e["chosen"] = bool(e["chosen"] or d.get("chosen", True))
+        else:
+            attrs = dict(d) if b == v else {"active": d.get("active", True)}
+            if b != v or a != u:  # an input slot's index means nothing once its ends are folded
+                attrs.pop("index", None)
+                attrs.pop("key", None)
+            out.add_edge(a, b, **attrs)
+    return out
+
+
+def fold_modules(graph: "nx.DiGraph", paths: Iterable[str] | None = None) -> "nx.DiGraph":
+    """A copy of ``graph`` with every node inside each module of ``paths`` folded into one node.
+
+    The result is what ``build_graph(..., collapse=paths)`` records, without running the
+    model again: one ``"module"`` node per path (its ``keys``, ``params``, output ``shape``,
+    ``active`` if anything inside is), the edges in and out of the module kept. By default
+    ``paths`` are the graph's ``repeats``: every cell that shares its keys with an earlier
+    one (DARTS' normal cells after the first, reduction cells after the first), which then
+    carry ``repeat_of``. A path whose folding would make a cycle (a module called twice,
+    with code in between) is left as it is.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nasnb import spaces
+    >>> g = build_graph(spaces.DARTS.small(), torch.zeros(1, 3, 32, 32))
+    >>> sorted(g.graph["repeats"].items())
+    [('cells.2', 'cells.0'), ('cells.3', 'cells.1'), ('cells.4', 'cells.0')]
+    >>> small = fold_modules(g)
+    >>> small.number_of_nodes() < g.number_of_nodes(), small.nodes["cells.2"]["repeat_of"]
+    (True, 'cells.0')
+    """
+    nx = _nx()
+    repeats = graph.graph.get("repeats", {})
+    wanted = dict(repeats) if paths is None else {p: repeats.get(p) for p in paths}
+    if not wanted:
+        return graph.copy()
+    types = graph.graph.get("module_types", {})
+    members: dict[str, list[str]] = {}
+    for n, d in graph.nodes(data=True):
+        o = _owner(d, set(wanted))
+        if o is not None:
+            members.setdefault(o, []).append(n)
+    ok = []
+    for p in wanted:  # a fold that would make a cycle is skipped
+        inside = set(members.get(p, ()))
+        if not inside:
+            continue
+        outside_from = {v for u in inside for v in graph.successors(u) if v not in inside}
+        back = False
+        reach: set[str] = set()
+        stack = list(outside_from)
+        while stack and not back:
+            x = stack.pop()
+            if x in reach:
+                continue
+            reach.add(x)
+            for y in graph.successors(x):
+                if y in inside:
+                    back = True
+                    break
+                stack.append(y)
+        if not back:
+            ok.append(p)
+    rep: dict[str, str] = {}
+    make: dict[str, dict[str, Any]] = {}
+    order = {n: i for i, n in enumerate(nx.topological_sort(graph))}
+    for p in ok:
+        inside = members[p]
+        inside_set = set(inside)
+        for n in inside:
+            rep[n] = p
+        leaving = [n for n in inside if any(v not in inside_set for v in graph.successors(n))]
+        last = max(leaving or inside, key=order.__getitem__)
+        keys: list[str] = []
+        for n in sorted(inside, key=order.__getitem__):
+            d = graph.nodes[n]
+            keys.extend(k for k in [d.get("key")] + list(d.get("keys", ())) if k is not None and k not in keys)
+        typ = types.get(p, "Module")
+        first = wanted[p]
+        desc = typ if first is None else f"{typ}, as {_short_name(first)}"
+        make[p] = dict(kind="module", type=typ, label=f"{_short_name(p)}\n{desc}", desc=desc, path=p,
+                       shape=graph.nodes[last].get("shape"),
+                       params=sum(graph.nodes[n].get("params", 0) for n in inside
+                                  if graph.nodes[n]["kind"] in ("op", "module", "candidate")),
+                       keys=keys, active=any(graph.nodes[n].get("active", True) for n in inside), folded=len(inside))
+        if first is not None:
+            make[p]["repeat_of"] = first
+    return _contract(graph, rep, make)
+
+
+def fold_candidates(graph: "nx.DiGraph", choices: Iterable[str] | None = None) -> "nx.DiGraph":
+    """A copy of ``graph`` in which each LayerChoice of ``choices`` (default: all) absorbs its candidates.
+
+    The choice node keeps its attributes and adds ``folded`` (its number of candidates)
+    and ``chosen_label`` (the ``label`` of its chosen candidate); its inputs connect to it
+    directly.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from nasnb import mutables
+    >>> net = nn.Sequential(mutables.LayerChoice([nn.Conv2d(1, 2, 3), nn.Conv2d(1, 2, 5, 3)], key="op"))
+    >>> g = fold_candidates(build_graph(net, torch.zeros(1, 1, 8, 8)))
+    >>> list(g.edges), g.nodes["0"]["chosen_label"], g.nodes["0"]["folded"]
+    ([('input', '0'), ('0', 'output')], '0: Conv2d 3×3', 2)
+    """
+    wanted = None if choices is None else set(choices)
+    rep: dict[str, str] = {}
+    folded: dict[str, list[str]] = {}
+    for n, d in graph.nodes(data=True):
+        if d["kind"] == "candidate" and (wanted is None or d["choice"] in wanted) and d["choice"] in graph:
+            rep[n] = d["choice"]
+            folded.setdefault(d["choice"], []).append(n)
+    out = _contract(graph, rep, {})
+    for c, cands in folded.items():
+        d = out.nodes[c]
+        d["folded"] = len(cands)
+        chosen = [graph.nodes[n]["label"] for n in cands if graph.nodes[n].get("chosen")]
+        d["chosen_label"] = chosen[0] if chosen else None
+    return out
+
+
+class Layered(NamedTuple):
+    """A layered (Sugiyama) layout: layers of items, where an item is a node, the
+    candidates of one choice stacked as a block, or a dummy bend point of long edges."""
+
+    layers: list[list[Any]]  # items of each layer, top to bottom
+    layer: dict[Any, int]  # item or node -> layer
+    y: dict[Any, float]  # item or node -> centre (y grows upwards)
+    item: dict[str, Any]  # node -> its item (itself, or its candidates' block)
+    members: dict[Any, list[str]]  # block -> its candidates, top to bottom
+    height: dict[Any, float]  # item -> height
+    routes: dict[tuple[str, str], list[Any]]  # edge -> the dummy items it passes, left to right
+
+
+def _pav(desired: list[float], seps: list[float], weights: list[float]) -> list[float]:
+    """Positions closest (least squares) to ``desired`` with ``t[i+1] - t[i] >= seps[i]``."""
+    off = [0.0]
+    for sep in seps:
+        off.append(off[-1] + sep)
+    blocks: list[list[float]] = []  # [value, weight, count]
+    for c, w in zip((d - o for d, o in zip(desired, off)), weights):
+        blocks.append([c, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            v2, w2, n2 = blocks.pop()
+            v1, w1, n1 = blocks.pop()
+            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    out: list[float] = []
+    for v, _, n in blocks:
+        out.extend([v] * int(n))
+    return [u + o for u, o in zip(out, off)]
+
+
+def _layered(graph: "nx.DiGraph", *, sweeps: int = 4, size: Mapping[str, float] | None = None,
+             gap: float = 0.5, lane_gap: float = 0.25, inner_gap: float = 0.2, block_pad: float = 0.0) -> Layered:
+    """Layers, order and y coordinates of a graph, with dummy items on long edges.
+
+    ``size`` gives each node's height (default 0.5, candidates 0.3); ``gap`` separates
+    items of a layer, ``lane_gap`` two dummies, ``inner_gap`` the candidates of a block
+    (which also gets ``block_pad`` above and below). An edge spanning several layers
+    passes a dummy in each layer between its ends; the long edges of one source share
+    their dummies (a lane that the edges leave where their target is), so they never cross
+    a node and run parallel instead of fanning out.
+    """
+    nx = _nx()
+    order = list(nx.topological_sort(graph))
+    layer: dict[Any, int] = {}
+    for n in order:
+        layer[n] = 1 + max((layer[p] for p in graph.predecessors(n)), default=-1)
+    # a choice (with its candidates) moves right, next to where its output is used, so the
+    # edges of a DARTS node sit beside that node instead of piling up after the cell input
+    for n in reversed(order):
+        d = graph.nodes[n]
+        succ = list(graph.successors(n))
+        if d.get("kind") != "layer_choice" or not succ:
+            continue
+        target = min(layer[s] for s in succ) - 1
+        if target > layer[n]:
+            cands = [c for c in graph.predecessors(n) if graph.nodes[c].get("kind") == "candidate"]
+            if cands and any(layer[p] >= target - 1 for c in cands for p in graph.predecessors(c)):
+                continue
+            layer[n] = target
+            for c in cands:
+                layer[c] = target - 1
+
+    def height(n: str) -> float:
+        if size is not None and n in size:
+            return size[n]
+        return 0.3 if graph.nodes[n].get("kind") == "candidate" else 0.5
+
+    item: dict[str, Any] = {}
+    members: dict[Any, list[str]] = {}
+    for n in order:
+        d = graph.nodes[n]
+        it = ("block", d["choice"], layer[n]) if d.get("kind") == "candidate" and d.get("choice") in graph else n
+        item[n] = it
+        members.setdefault(it, []).append(n)
+    members = {it: sorted(ms, key=lambda m: graph.nodes[m].get("index", 0))
+               for it, ms in members.items() if isinstance(it, tuple)}
+    hgt: dict[Any, float] = {}
+    for it, ms in members.items():
+        hgt[it] = sum(height(m) for m in ms) + inner_gap * (len(ms) - 1) + 2 * block_pad
+        layer[it] = layer[ms[0]]
+    n_layers = 1 + max(layer.values(), default=-1)
+    layers: list[list[Any]] = [[] for _ in range(n_layers)]
+    seen: set[Any] = set()
+    for n in order:
+        it = item[n]
+        if it not in seen:
+            seen.add(it)
+            layers[layer[it]].append(it)
+            hgt.setdefault(it, height(n))
+    preds: dict[Any, list[Any]] = {it: [] for it in seen}
+    succs: dict[Any, list[Any]] = {it: [] for it in seen}
+
+    def link(a: Any, b: Any) -> None:
+        if b not in succs[a]:
+            succs[a].append(b)
+            preds[b].append(a)
+
+    reach: dict[Any, int] = {}  # source item -> last layer its lane must reach
+    long_edges = []
+    for u, v in graph.edges:
+        a, b = item[u], item[v]
+        if a == b:
+            continue
+        if layer[b] - layer[a] == 1:
+            link(a, b)
+        else:
+            reach[a] = max(reach.get(a, 0), layer[b] - 1)
+            long_edges.append((u, v, a, b))
+    for a, last in reach.items():
+        prev = a
+        for k in range(layer[a] + 1, last + 1):
+            dummy = ("dummy", a, k)
+            layer[dummy] = k
+            hgt[dummy] = 0.0
+            layers[k].append(dummy)
+            preds[dummy], succs[dummy] = [], []
+            link(prev, dummy)
+            prev = dummy
+    routes: dict[tuple[str, str], list[Any]] = {}
+    for u, v, a, b in long_edges:
+        link(("dummy", a, layer[b] - 1), b)
+        routes[(u, v)] = [("dummy", a, k) for k in range(layer[a] + 1, layer[b])]
+
+    # order: barycentre sweeps down and up
+    pos: dict[Any, float] = {}
+    for lay in layers:
+        for i, it in enumerate(lay):
+            pos[it] = float(i)
+
+    def sweep(ks: Iterable[int], nbrs: dict[Any, list[Any]]) -> None:
+        for k in ks:
+            lay = layers[k]
+            key = {it: (sum(pos[p] for p in nbrs[it]) / len(nbrs[it]) if nbrs[it] else pos[it]) for it in lay}
+            lay.sort(key=key.__getitem__)
+            for i, it in enumerate(lay):
+                pos[it] = float(i)
+
+    for _ in range(sweeps):
+        sweep(range(1, n_layers), preds)
+        sweep(range(n_layers - 2, -1, -1), succs)
+    sweep(range(1, n_layers), preds)
+
+    # coordinates: each item near the mean of its neighbours, without overlaps
+    def seps(lay: list[Any]) -> list[float]:
+        out = []
+        for a, b in zip(lay, lay[1:]):
+            da, db = isinstance(a, tuple) and a[0] == "dummy", isinstance(b, tuple) and b[0] == "dummy"
+            g = lane_gap if da and db else gap if not (da or db) else (gap + lane_gap) / 2
+            out.append((hgt[a] + hgt[b]) / 2 + g)
+        return out
+
+    t: dict[Any, float] = {}
+    for lay in layers:
+        placed = _pav([0.0] * len(lay), seps(lay), [1.0] * len(lay))
+        mid = (placed[0] + placed[-1]) / 2 if placed else 0.0
+        for it, v in zip(lay, placed):
+            t[it] = v - mid
+
+    def place(ks: Iterable[int], nbr_sets: list[dict[Any, list[Any]]]) -> None:
+        for k in ks:
+            lay = layers[k]
+            desired, weights = [], []
+            for it in lay:
+                ns = [p for nb in nbr_sets for p in nb[it]]
+                desired.append(sum(t[p] for p in ns) / len(ns) if ns else t[it])
+                weights.append(2.0 if isinstance(it, tuple) and it[0] == "dummy" else 1.0)
+            for it, v in zip(lay, _pav(desired, seps(lay), weights)):
+                t[it] = v
+
+    for _ in range(sweeps):
+        place(range(1, n_layers), [preds])
+        place(range(n_layers - 2, -1, -1), [succs])
+    place(range(n_layers), [preds, succs])
+    place(range(1, n_layers), [preds])
+
+    y: dict[Any, float] = {it: -v + 0.0 for it, v in t.items()}
+    for it, ms in members.items():
+        top = y[it] + hgt[it] / 2 - block_pad
+        for m in ms:
+            y[m] = top - height(m) / 2 + 0.0
+            top -= height(m) + inner_gap
+    for n in graph:
+        if item[n] == n:
+            y[n] = y[n]
+    return Layered(layers, layer, y, item, members, hgt, routes)
+
+
 def layered_layout(graph: "nx.DiGraph", *, sweeps: int = 4) -> dict[str, tuple[float, float]]:
     """Left-to-right layered positions ``node -> (x, y)`` for a graph from :func:`build_graph`.
 
-    ``x`` is the longest-path layer; within a layer nodes are ordered by the mean ``y`` of
-    their predecessors (a few barycentre sweeps) and the candidates of one choice stay
-    together, stacked with half spacing, so they can be drawn side by side in a box.
+    ``x`` is the longest-path layer (a choice moves right, next to where its output is
+    used); an edge spanning several layers gets a bend point in each layer it crosses, so
+    nodes are placed around it rather than on it (a Sugiyama layout); within a layer nodes
+    are ordered by barycentre sweeps and placed near the mean of their neighbours. The
+    candidates of one choice stay together, stacked with half spacing, so they can be drawn
+    side by side in a box. :func:`nasnb.plot.draw_space` uses the same layout with each
+    node's real size and draws the edges through their bend points.
 
     Examples
     --------
@@ -479,66 +991,5 @@ def layered_layout(graph: "nx.DiGraph", *, sweeps: int = 4) -> dict[str, tuple[f
     >>> layered_layout(g)
     {'input': (0.0, 0.0), 'a': (1.0, 0.0), 'output': (2.0, 0.0)}
     """
-    nx = _nx()
-    layer: dict[str, int] = {}
-    order = list(nx.topological_sort(graph))
-    for n in order:
-        preds = list(graph.predecessors(n))
-        layer[n] = 1 + max((layer[p] for p in preds), default=-1)
-    # a choice (with its candidates) moves right, next to where its output is used, so the
-    # edges of a DARTS node sit beside that node instead of piling up after the cell input
-    for n in reversed(order):
-        d = graph.nodes[n]
-        succ = list(graph.successors(n))
-        if d.get("kind") != "layer_choice" or not succ:
-            continue
-        target = min(layer[s] for s in succ) - 1
-        if target > layer[n]:
-            layer[n] = target
-            for c in graph.predecessors(n):
-                if graph.nodes[c].get("kind") == "candidate":
-                    layer[c] = target - 1
-    layers: dict[int, list[str]] = {}
-    for n in order:
-        layers.setdefault(layer[n], []).append(n)
-
-    def group_of(n: str) -> str:
-        d = graph.nodes[n]
-        return d["choice"] if d.get("kind") == "candidate" else n
-
-    def place(nodes: list[str]) -> dict[str, float]:
-        ys: dict[str, float] = {}
-        blocks: list[list[str]] = []
-        for n in nodes:
-            if blocks and group_of(blocks[-1][-1]) == group_of(n) and graph.nodes[n].get("kind") == "candidate":
-                blocks[-1].append(n)
-            else:
-                blocks.append([n])
-        heights = [0.5 * (len(b) - 1) for b in blocks]
-        total = sum(heights) + (len(blocks) - 1)
-        y = total / 2
-        for b, h in zip(blocks, heights):
-            for j, n in enumerate(b):
-                ys[n] = y - 0.5 * j
-            y -= h + 1
-        return ys
-
-    y: dict[str, float] = {}
-    for k in sorted(layers):
-        y.update(place(layers[k]))
-    for _ in range(sweeps):
-        for k in sorted(layers):
-            if k == 0:
-                continue
-
-            def bary(n: str) -> tuple[float, int]:
-                g = group_of(n)
-                members = [m for m in layers[k] if group_of(m) == g]
-                preds = [p for m in members for p in graph.predecessors(m)]
-                idx = graph.nodes[n].get("index", 0)
-                return (sum(y[p] for p in preds) / len(preds) if preds else y[n], idx)
-
-            key = {n: bary(n) for n in layers[k]}
-            layers[k].sort(key=lambda n: (-key[n][0], group_of(n), key[n][1]))
-            y.update(place(layers[k]))
-    return {n: (float(layer[n]), float(y[n]) + 0.0) for n in graph}
+    lay = _layered(graph, sweeps=sweeps)
+    return {n: (float(lay.layer[n]), float(lay.y[n]) + 0.0) for n in graph}

@@ -197,12 +197,13 @@ def test_failing_combination_is_shown_and_rolled_back(explorer):
 
 
 def test_changes_made_elsewhere_update_the_controls(explorer):
-    explorer.space.apply({"skipcon": []})
+    explorer.space.apply({"skipcon": []})  # right after opening: throttled, shown when read or waited for
+    explorer.wait()
     assert explorer.controls["skipcon"].value == []
     assert explorer.graph.nodes["skipcon"]["active"] is False
     explorer.space.apply({"conv1": 1})  # not ours: shown, not undone
-    assert explorer.space.current()["conv1"] == 1 and explorer.controls["conv1"].value == 1
     assert explorer.error is not None  # reading brings a throttled panel up to date
+    assert explorer.space.current()["conv1"] == 1 and explorer.controls["conv1"].value == 1
     assert "changed outside the explorer" in explorer.error_box.value
 
 

@@ -7,11 +7,13 @@ module is first used (``nasnb.plot``), never at ``import nasnb``.
 
 from __future__ import annotations
 
+from ._cell import draw_cell
 from ._history import plot_arch_entropy, plot_arch_graph, plot_arch_heatmap, plot_arch_weights
 from ._space import draw_space, plot_candidates
 from ._trials import plot_best_so_far, plot_trials
 
 __all__ = [
+    "draw_cell",
     "draw_space",
     "plot_arch_entropy",
     "plot_arch_graph",

@@ -89,6 +89,8 @@ def _scale_data(history: ArchHistory, keys: list[str] | None = None) -> dict[str
                 unexplained.append(k)
     if unexplained:
         label = f"{kind} (not normalised: up to {top:.3g})"
+    elif multiples and len(multiples) == len(keys) and len(set(multiples.values())) == 1:
+        label = f"{next(iter(multiples.values()))} × {kind}"
     elif multiples:
         label = f"{kind}; n_chosen × {kind} for InputChoice keys"
     else:
@@ -131,11 +133,10 @@ def plot_arch_heatmap(history: ArchHistory, key: str | None = None, *, ax: Axes 
     if ax is not None and len(keys) != 1:
         raise ValueError("plot_arch_heatmap: pass key= to draw on a given ax (all keys need a figure of their own)")
     scale = _scale_data(history, keys)
-    tall = len(keys) > 3  # a tall stack: colour bar on top, where it is seen without scrolling
     if ax is None:
         heights = [ROW * len(history.names[k]) + 0.15 for k in keys]
-        extra = 0.45 * len(keys) + (1.3 if tall else 0.7)  # per-key titles, the x axis (and top colour bar)
-        fig = Figure(figsize=(8, max(2.6, sum(heights) + extra)), layout="constrained")
+        extra = 0.45 * len(keys) + 1.4  # per-key titles, the x axis and the colour bar on top
+        fig = Figure(figsize=(8, sum(heights) + extra), layout="constrained")
         axes = list(fig.subplots(len(keys), 1, squeeze=False, sharex=True, height_ratios=heights)[:, 0])
     else:
         fig, axes = ax.figure, [ax]
@@ -150,14 +151,15 @@ def plot_arch_heatmap(history: ArchHistory, key: str | None = None, *, ax: Axes 
         a.set_title(_key_title(history, k, scale), loc="left", fontsize=MIN_FONTSIZE + 1)
         a.xaxis.set_major_locator(_int_locator())
         a.tick_params(axis="x", labelsize=MIN_FONTSIZE)
-    axes[-1].set_xlabel("step")
-    if tall:
+    axes[-1].set_xlabel("step", fontsize=MIN_FONTSIZE + 1)
+    if ax is None:  # on top, where it is seen without scrolling down a tall stack
         total = fig.get_size_inches()[1]
-        bar = fig.colorbar(image, ax=axes, location="top", fraction=0.35 / total, pad=0.25 / total, aspect=40,
-                           shrink=0.7)
+        bar = fig.colorbar(image, ax=axes, location="top", fraction=0.3 / total, pad=0.15 / total, aspect=45,
+                           shrink=0.75)
+        bar.set_label(scale["label"], fontsize=MIN_FONTSIZE + 1)
     else:
         bar = fig.colorbar(image, ax=axes, shrink=0.9)
-    bar.set_label(scale["label"] if tall else scale["label"].replace("; ", ";\n"), fontsize=MIN_FONTSIZE + 1)
+        bar.set_label(scale["label"].replace("; ", ";\n"), fontsize=MIN_FONTSIZE + 1)
     bar.ax.tick_params(labelsize=MIN_FONTSIZE)
     return fig
 
@@ -193,7 +195,6 @@ def plot_arch_weights(history: ArchHistory, *, index: int = -1, ax: Axes | None 
     what the numbers are (see :func:`plot_arch_heatmap`).
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
 
     rows = _weights_data(history, index)
     scale = _scale_data(history)
@@ -224,9 +225,11 @@ def plot_arch_weights(history: ArchHistory, *, index: int = -1, ax: Axes | None 
     ax.set_ylim(y - 0.4, -0.6)
     ax.set_xlim(0, scale["vmax"] * 1.02)
     ax.tick_params(axis="x", labelsize=MIN_FONTSIZE)
-    ax.set_xlabel(f"{scale['label']} (step {history.records[index].step})", fontsize=MIN_FONTSIZE + 1)
-    ax.legend(handles=[Patch(color=CHOSEN, label="highest of its key"), Patch(color=OTHER, label="other")],
-              loc="lower right", fontsize=MIN_FONTSIZE, framealpha=0.9)
+    ax.set_xlabel(f"{scale['label']}".replace("; ", ";\n") + f"\nat step {history.records[index].step}",
+                  fontsize=MIN_FONTSIZE + 1)
+    if len(ticks) > 30:  # a tall list: the values on top as well
+        ax.tick_params(axis="x", top=True, labeltop=True)
+    ax.set_title("dark bar: the highest weight of its key", loc="left", fontsize=MIN_FONTSIZE)
     return fig
 
 
@@ -246,7 +249,8 @@ def _draw_entropy(ax: Axes, d: Mapping[str, Any], legend: str = "right") -> list
     lines = []
     for i, (key, values) in enumerate(d["entropy"].items()):
         style = series_style(i)
-        (line,) = ax.plot(d["steps"], values, label=key, linewidth=1.4, markersize=4.5,
+        width = 1.4 + 1.2 * (i // 30)  # series_style repeats after 30: beyond, thicker lines
+        (line,) = ax.plot(d["steps"], values, label=key, linewidth=width, markersize=4.5,
                           markevery=(i % every, every), **style)
         lines.append(line)
     ax.set_ylim(-0.03, 1.03)
@@ -279,7 +283,7 @@ def plot_arch_entropy(history: ArchHistory, *, ax: Axes | None = None) -> Figure
     if ax is None:
         ncol = _legend_columns(n)
         rows = -(-n // ncol)
-        fig = Figure(figsize=(6 + 1.7 * ncol, max(3.8, 0.21 * rows + 1.0)), layout="constrained")
+        fig = Figure(figsize=(6.5 + 1.7 * ncol, max(3.8, 0.21 * rows + 1.0)), layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure
@@ -379,6 +383,6 @@ def _live_figure(history: ArchHistory) -> Figure:
     lines = _draw_entropy(right, _entropy_data(history), legend="none")
     below.set_axis_off()
     if lines:
-        below.legend(handles=lines, loc="upper left", ncol=ncol, fontsize=MIN_FONTSIZE, handlelength=3.0,
-                     borderaxespad=0.0, title="key (entropy)", title_fontsize=MIN_FONTSIZE + 1)
+        below.legend(handles=lines, loc="upper right", bbox_to_anchor=(1.0, 1.0), ncol=ncol, fontsize=MIN_FONTSIZE,
+                     handlelength=2.6, borderaxespad=0.0, title="key (entropy)", title_fontsize=MIN_FONTSIZE + 1)
     return fig

@@ -89,7 +89,7 @@ class ChoiceControl:
                                                      style=look.toggles, layout=look.toggles_layout)
             self.control.observe(self._on_layer, names="value")
             self.checkboxes: list[widgets.Checkbox] = []
-            label = widgets.HTML(f"<b>{html.escape(spec.key)}</b>", layout=look.key_layout)
+            label = widgets.HTML(_key_html(spec.key), layout=look.key_layout)
             body: widgets.Widget = widgets.HBox([label, self.control], layout=look.row_layout)
         else:
             labels = [n or str(i) for i, n in enumerate(spec.names)]
@@ -101,7 +101,7 @@ class ChoiceControl:
             for i, cb in enumerate(self.checkboxes):
                 cb.observe(lambda change, i=i: self._on_check(i, change), names="value")
             how = "any subset" if spec.n_chosen is None else f"choose {spec.n_chosen}"
-            label = widgets.HTML(f"<b>{html.escape(spec.key)}</b>", layout=look.key_layout)
+            label = widgets.HTML(_key_html(spec.key), layout=look.key_layout)
             self.control = widgets.HBox([*self.checkboxes, widgets.HTML(f"<i>({how})</i>", layout=look.label_layout)],
                                         layout=look.row_layout)
             body = widgets.HBox([label, self.control], layout=look.row_layout)
@@ -202,8 +202,14 @@ class SharedLook:
         self.dropdown_layout = widgets.Layout(width="max-content")
         self.checkbox_layout = widgets.Layout(width="auto")
         self.label_layout = widgets.Layout(width="auto")
-        self.key_layout = widgets.Layout(min_width="110px", width="auto", margin="0 8px 0 0")
-        self.row_layout = widgets.Layout(align_items="center")
+        # rows never shrink (a scrolled column of rows must not squash them on top of each other) and wrap
+        # their controls below the key rather than clip it
+        self.key_layout = widgets.Layout(min_width="110px", width="auto", margin="0 8px 0 0", flex="0 0 auto")
+        self.row_layout = widgets.Layout(align_items="center", flex="0 0 auto", flex_flow="row wrap")
+
+
+def _key_html(key: str) -> str:
+    return f"<b style='white-space:nowrap'>{html.escape(key)}</b>"
 
 
 def _css(key: str) -> str:

@@ -143,7 +143,9 @@ class Explorer:
         self._cost_painter = Painter(self._on_cost_png, self._on_draw_error)
         self._build()
         self._unsubscribe = self.space.observe(self._on_space_change)
+        start = time.monotonic()
         self.refresh()
+        self._throttle.ran(time.monotonic() - start)
 
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -172,7 +174,7 @@ class Explorer:
         boxes = []
         for name, children in groups.items():
             title = W.HTML(f"<span style='color:#555'>{html.escape(name) if name else '(model)'}</span>")
-            box = W.VBox([title, *children], layout=W.Layout(margin="0 0 6px 0"))
+            box = W.VBox([title, *children], layout=W.Layout(margin="0 0 6px 0", flex="0 0 auto"))
             box.add_class("nasnb-group")
             boxes.append(box)
         self.controls_box = W.VBox(boxes, layout=W.Layout(max_height="420px", overflow="auto"))
@@ -436,9 +438,8 @@ class Explorer:
         return sum(before[k] != after[k] for k in after)
 
     def _on_space_change(self, changes: dict[str, tuple[Any, Any]]) -> None:
-        for key, (_, new) in changes.items():
-            if key in self.controls:
-                self.controls[key].set_value(new)
+        if self._restoring or self._own or self._throttle.ready():
+            self._show_values(changes)
         if self._restoring:
             return
         self._pending_keys.extend(k for k in changes if k not in self._pending_keys)
@@ -459,11 +460,20 @@ class Explorer:
                 self._settler.request()
                 self._settler.delay = delay
 
+    def _show_values(self, changes: Mapping[str, Any]) -> None:
+        current = None
+        for key in changes:
+            if key in self.controls:
+                if current is None:
+                    current = self.space.current()
+                self.controls[key].set_value(current[key])
+
     def _settle(self) -> None:
         """Compute the panel for the current state: the last of every change since the previous settle."""
         keys, own = self._pending_keys, self._pending_own
         self._pending_keys, self._pending_own = [], False
         start = time.monotonic()
+        self._show_values(dict.fromkeys(keys))  # controls skipped while throttled catch up
         try:
             if self.refresh(keys):
                 return
@@ -489,7 +499,7 @@ class Explorer:
             self._set_busy("drawing the graph..." if self._painter.busy else "")
 
     def _set_busy(self, text: str) -> None:
-        self.busy.value = (f"<span style='color:#8a6d00'>&#8987; {html.escape(text)}</span>" if text else "")
+        self.busy.value = (f"<span style='color:#8a6d00'>&#9679; {html.escape(text)}</span>" if text else "")
 
     def _show_error(self, err: BaseException, keys: list[str], note: str = "") -> None:
         self._error = err
