@@ -133,8 +133,10 @@ def describe(module: nn.Module) -> str:
     ('Conv2d 5×5 s3', 'Conv2d 3×3 d2')
     >>> describe(nn.Linear(64, 10)), describe(nn.MaxPool2d(3, 2)), describe(nn.AvgPool2d(3, 1, 1))
     ('Linear 64→10', 'MaxPool 3×3 s2', 'AvgPool 3×3')
-    >>> describe(nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 3, 2, groups=4))), describe(nn.Dropout(0.25))
-    ('Sequential 3×3 s2 dw', 'Dropout 0.25')
+    >>> describe(nn.Conv2d(4, 4, 3, groups=4)), describe(nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 3, 2, groups=4)))
+    ('Conv2d 3×3 dw', 'Sequential 3×3 s2')
+    >>> describe(nn.Dropout(0.25)), describe(nn.Identity())
+    ('Dropout 0.25', 'Identity')
     """
     name = type(module).__name__
     if isinstance(module, nn.modules.conv._ConvNd):
@@ -158,10 +160,12 @@ def describe(module: nn.Module) -> str:
         step = _step_text("s", stride) if isinstance(stride, (int, tuple)) else ""
         return f"{name} {step}" if step else name
     for sub in module.modules():
-        if sub is not module and isinstance(sub, (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd,
-                                                  nn.modules.pooling._AvgPoolNd)):
-            inner = describe(sub).split(" ", 1)
-            return f"{name} {inner[1]}" if len(inner) > 1 else name
+        if isinstance(sub, nn.modules.conv._ConvNd):
+            parts = [_size_text(sub.kernel_size, len(sub.kernel_size)), _step_text("s", sub.stride),
+                     _step_text("d", sub.dilation)]
+            return " ".join([name, *(p for p in parts if p)])
+        if isinstance(sub, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
+            return f"{name} {describe(sub).split(' ', 1)[1]}"
     return name
 
 
@@ -178,7 +182,7 @@ def _short_name(path: str | None, default: str = "") -> str:
 def _candidate_label(name: str, desc: str) -> str:
     if name.isdigit():
         return f"{name}: {desc}"
-    if desc.split(" ")[0].lower() == name.lower():  # "tanh: Tanh" says it twice
+    if desc.lower() == name.lower():  # "tanh: Tanh" says it twice
         return name
     return f"{name}: {desc}"
 
@@ -351,8 +355,9 @@ def _contains_choice(module: nn.Module) -> bool:
 
 
 def _module_tree(model: nn.Module, depth: int | None, collapse: set[str]) -> tuple[
-        list[tuple[str, nn.Module, str]], list[tuple[str, nn.Module]], dict[str, str]]:
-    """Atomic modules, the containers the graph looks into, and the repeated containers.
+        list[tuple[str, nn.Module, str]], list[tuple[str, nn.Module]], dict[str, str], set[str]]:
+    """Atomic modules, the containers the graph looks into, the repeated containers, and
+    the containers without choices.
 
     A container *repeats* an earlier sibling when both have the same class and the same
     (non-empty) set of choice keys, as DARTS normal cells do; only the outermost repeats
@@ -407,7 +412,8 @@ def _module_tree(model: nn.Module, depth: int | None, collapse: set[str]) -> tup
                 walk(p)
 
     walk("")
-    return found, containers, repeats
+    plain = {p for p, m in containers if not keys_of(m)}
+    return found, containers, repeats, plain
 
 
 def build_graph(
@@ -485,8 +491,9 @@ def build_graph(
     probing = getattr(space, "_probing", None)
     if getattr(space, "_exclusive", ()) is None and hasattr(space, "_auto_probe"):
         space._auto_probe(args, {})
-    atomic, containers, repeats = _module_tree(module, depth, collapse)
+    atomic, containers, repeats, plain = _module_tree(module, depth, collapse)
     g.graph["module_types"] = {p: type(m).__name__ for p, m in containers}
+    g.graph["module_descs"] = {p: describe(m) for p, m in containers if p in plain}  # what folding them shows
     g.graph["repeats"] = repeats
     handles = []
     for path, mod in containers:  # functional ops record the container they ran in
@@ -514,11 +521,12 @@ def build_graph(
             srcs = rec.pending.pop()
             out = _fresh(out, a, kw)
             nid = rec.node_id(_path)
-            desc = describe(m)
+            keys = [mm.key for mm in m.modules() if isinstance(mm, (LayerChoice, InputChoice))] if _kind == "module" else []
+            desc = type(m).__name__ if keys else describe(m)  # a folded cell's first conv says little of it
             attrs = dict(kind=_kind, type=type(m).__name__, label=f"{_short_name(_path)}\n{desc}", desc=desc,
                          path=_path, shape=_shape(out), params=_n_params(m))
             if _kind == "module":
-                attrs["keys"] = [mm.key for mm in m.modules() if isinstance(mm, (LayerChoice, InputChoice))]
+                attrs["keys"] = keys
             g.add_node(nid, **attrs)
             rec.connect(srcs, nid)
             rec.produce(out, frozenset({nid}))
@@ -698,14 +706,15 @@ def fold_modules(graph: "nx.DiGraph", paths: Iterable[str] | None = None) -> "nx
         return graph.copy()
     types = graph.graph.get("module_types", {})
     members: dict[str, list[str]] = {}
+    wanted_set = set(wanted)
     for n, d in graph.nodes(data=True):
-        o = _owner(d, set(wanted))
+        o = _owner(d, wanted_set)
         if o is not None:
             members.setdefault(o, []).append(n)
     ok = []
     for p in wanted:  # a fold that would make a cycle is skipped
         inside = set(members.get(p, ()))
-        if not inside:
+        if not inside or inside == {p}:  # nothing there, or folded already
             continue
         outside_from = {v for u in inside for v in graph.successors(u) if v not in inside}
         back = False
@@ -739,7 +748,7 @@ def fold_modules(graph: "nx.DiGraph", paths: Iterable[str] | None = None) -> "nx
             keys.extend(k for k in [d.get("key")] + list(d.get("keys", ())) if k is not None and k not in keys)
         typ = types.get(p, "Module")
         first = wanted[p]
-        desc = typ if first is None else f"{typ}, as {_short_name(first)}"
+        desc = graph.graph.get("module_descs", {}).get(p, typ) if first is None else f"{typ}, as {_short_name(first)}"
         make[p] = dict(kind="module", type=typ, label=f"{_short_name(p)}\n{desc}", desc=desc, path=p,
                        shape=graph.nodes[last].get("shape"),
                        params=sum(graph.nodes[n].get("params", 0) for n in inside
@@ -748,6 +757,24 @@ def fold_modules(graph: "nx.DiGraph", paths: Iterable[str] | None = None) -> "nx
         if first is not None:
             make[p]["repeat_of"] = first
     return _contract(graph, rep, make)
+
+
+def _plain_modules(graph: "nx.DiGraph") -> list[str]:
+    """The outermost containers with no choice inside that hold several nodes of ``graph``."""
+    with_choice: set[str] = set()
+    for _, d in graph.nodes(data=True):
+        if d["kind"] in ("layer_choice", "input_choice", "candidate") or d.get("keys"):
+            parts = (d.get("path") or "").split(".")
+            with_choice.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    plain = [p for p in graph.graph.get("module_types", {})
+             if p not in with_choice and (p.rpartition(".")[0] in with_choice or "." not in p)]
+    count: dict[str, int] = dict.fromkeys(plain, 0)
+    plain_set = set(plain)
+    for _, d in graph.nodes(data=True):
+        o = _owner(d, plain_set)
+        if o is not None:
+            count[o] += 1
+    return [p for p in plain if count[p] > 1]
 
 
 def fold_candidates(graph: "nx.DiGraph", choices: Iterable[str] | None = None) -> "nx.DiGraph":
@@ -832,19 +859,24 @@ def _layered(graph: "nx.DiGraph", *, sweeps: int = 4, size: Mapping[str, float] 
         layer[n] = 1 + max((layer[p] for p in graph.predecessors(n)), default=-1)
     # a choice (with its candidates) moves right, next to where its output is used, so the
     # edges of a DARTS node sit beside that node instead of piling up after the cell input
+    # (and so does a node with no more inputs than outputs: a cell's preprocessing sits in
+    # that cell, not where its input was made)
     for n in reversed(order):
         d = graph.nodes[n]
         succ = list(graph.successors(n))
-        if d.get("kind") != "layer_choice" or not succ:
+        kind = d.get("kind")
+        if not succ or kind in ("input", "candidate"):
             continue
         target = min(layer[s] for s in succ) - 1
-        if target > layer[n]:
-            cands = [c for c in graph.predecessors(n) if graph.nodes[c].get("kind") == "candidate"]
-            if cands and any(layer[p] >= target - 1 for c in cands for p in graph.predecessors(c)):
-                continue
+        if target <= layer[n]:
+            continue
+        if kind == "layer_choice":
             layer[n] = target
-            for c in cands:
-                layer[c] = target - 1
+            for c in graph.predecessors(n):
+                if graph.nodes[c].get("kind") == "candidate":
+                    layer[c] = target - 1
+        elif graph.out_degree(n) >= graph.in_degree(n):
+            layer[n] = target
 
     def height(n: str) -> float:
         if size is not None and n in size:
@@ -965,9 +997,6 @@ def _layered(graph: "nx.DiGraph", *, sweeps: int = 4, size: Mapping[str, float] 
         for m in ms:
             y[m] = top - height(m) / 2 + 0.0
             top -= height(m) + inner_gap
-    for n in graph:
-        if item[n] == n:
-            y[n] = y[n]
     return Layered(layers, layer, y, item, members, hgt, routes)
 
 

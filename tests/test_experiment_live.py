@@ -38,3 +38,15 @@ def test_results_table_lists_the_best_trials():
     assert "<th>act</th>" in html and "<th>acc</th>" in html
     rows = exp.rows()
     assert [r["number"] for r in rows] == [0, 1, 2] and "metric:acc" in rows[0] and "act" in rows[0]
+
+
+def test_live_plot_is_readable_and_spans_the_run():
+    exp = experiment(progress=False)
+    fig = LiveProgress(exp, notebook=False).figure()  # before any trial
+    ax = fig.axes[0]
+    assert tuple(fig.get_size_inches()) == (7, 4)  # was 6 x 2.6 inches at 72 dpi
+    assert ax.get_xlim() == (0.5, 3.5) and ax.get_title() == "GridSearch: 0/3 trials, best -"
+    exp.run()
+    ax = LiveProgress(exp, notebook=False).figure().axes[0]
+    assert ax.get_xlim() == (0.5, 3.5) and ax.get_title().startswith("GridSearch: 3/3 trials, best ")
+    assert ax.title.get_fontsize() >= 9

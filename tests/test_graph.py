@@ -8,11 +8,12 @@ import pytest
 import torch
 from torch import nn
 
+import nasnb
 from nasnb import mutables
-from nasnb.graph import build_graph, layered_layout, mark_active
+from nasnb.graph import build_graph, describe, fold_candidates, fold_modules, layered_layout, mark_active
 from nasnb.profile import ForwardError
 
-from .models import CellNet, MaskNet
+from .models import CellNet, MaskNet, SeedNet
 
 nx = pytest.importorskip("networkx")
 X = torch.zeros(1, 1, 28, 28)
@@ -213,3 +214,138 @@ def test_graph_of_a_model_on_gpu(seed_space):
     seed_space.model.to("cuda")
     g = build_graph(seed_space, X)  # the CPU input follows the model
     assert g.nodes["output"]["shape"] == (1, 10)
+
+
+# ---------------------------------------------------------------- labels
+def test_describe_shows_kernel_stride_dilation_features_and_windows():
+    assert describe(nn.Conv2d(1, 32, 5, 3)) == "Conv2d 5×5 s3"
+    assert describe(nn.Conv2d(1, 32, 3, 1)) == "Conv2d 3×3"  # stride 1 is not shown
+    assert describe(nn.Conv2d(4, 4, (1, 7), (1, 2), dilation=2)) == "Conv2d 1×7 s1×2 d2"
+    assert describe(nn.Conv1d(4, 4, 3, groups=2)) == "Conv1d 3 g2"
+    assert describe(nn.Linear(64, 10)) == "Linear 64→10"
+    assert describe(nn.MaxPool2d(3, 2)) == "MaxPool 3×3 s2"
+    assert describe(nn.MaxPool2d(2)) == "MaxPool 2×2 s2"  # a pooling's stride defaults to its window
+    assert describe(nn.AvgPool2d(3, 1, 1)) == "AvgPool 3×3"
+    assert describe(nn.AdaptiveAvgPool2d(1)) == "AdaptiveAvgPool →1×1"
+    assert describe(nn.Dropout(0.5)) == "Dropout 0.5"
+    assert describe(nasnb.ops.create_op("sep_conv_5x5", 4, 2)) == "SepConv 5×5 s2"
+    assert describe(nasnb.ops.create_op("dil_conv_3x3", 4)) == "DilConv 3×3 d2"
+    assert describe(nasnb.ops.create_op("none", 4, 2)) == "Zero s2"
+
+
+def test_candidate_labels_carry_settings_and_names(seed_space):
+    g = build_graph(seed_space, X)
+    assert g.nodes["conv1.0"]["label"] == "0: Conv2d 3×3"
+    assert g.nodes["conv1.1"]["label"] == "1: Conv2d 5×5 s3"  # a list's candidates: index and settings
+    assert g.nodes["conv1.1"]["desc"] == "Conv2d 5×5 s3"
+    assert g.nodes["conv2"]["label"] == "conv2\nConv2d 3×3"
+    assert g.nodes["fc1"]["label"] == "fc1\nLinear 9216→128"
+    cells = build_graph(CellNet(), torch.zeros(1, 1, 8, 8))
+    assert cells.nodes["cell0.edges.0.0.conv3x3"]["label"] == "conv3x3: Conv2d 3×3"  # an OrderedDict's: name first
+    assert cells.nodes["cell0.edges.0.0.maxpool"]["label"] == "maxpool: MaxPool 3×3"
+    assert cells.nodes["cell0.edges.0.0.skip"]["label"] == "skip: Identity"
+    darts = build_graph(nasnb.spaces.DARTS.small(), torch.zeros(1, 3, 32, 32))
+    assert darts.nodes["cells.0.nodes.0.ops.0.sep_conv_3x3"]["label"] == "sep_conv_3x3: SepConv 3×3"
+    assert darts.nodes["cells.1.nodes.0.ops.0.dil_conv_5x5"]["label"] == "dil_conv_5x5: DilConv 5×5 s2 d2"
+    assert darts.nodes["cells.0.preproc0.1"]["label"] == "preproc0.1\nConv2d 1×1"  # a Sequential's index keeps its parent
+
+
+# ---------------------------------------------------------------- a fresh space
+def test_first_call_of_a_fresh_space_is_not_traced_twice():
+    """A space bound on the fly probes its data flow on its first call; that run must not be recorded."""
+    g = build_graph(nasnb.spaces.DARTS.small(), torch.zeros(1, 3, 32, 32))
+    assert not [n for n in g if n.startswith("add")]  # the probe's own reductions
+    assert set(g.predecessors("cat")) == {f"cells.0.nodes.{i}.input_switch" for i in range(4)}
+    assert g.nodes["cat"]["scope"] == "cells.0"
+    assert nx.is_directed_acyclic_graph(g)
+
+
+# ---------------------------------------------------------------- folding
+def test_repeated_cells_are_found_by_their_keys():
+    g = build_graph(CellNet(), torch.zeros(1, 1, 8, 8))
+    assert g.graph["repeats"] == {"cell1": "cell0"}
+    darts = build_graph(nasnb.spaces.DARTS.small(), torch.zeros(1, 3, 32, 32))
+    assert darts.graph["repeats"] == {"cells.2": "cells.0", "cells.3": "cells.1", "cells.4": "cells.0"}
+    seed = build_graph(nasnb.SearchSpace(SeedNet()), X)
+    assert seed.graph["repeats"] == {}
+
+
+def test_fold_modules_draws_the_first_cell_fully_and_the_others_as_one_node():
+    full = build_graph(nasnb.spaces.DARTS.small(), torch.zeros(1, 3, 32, 32))
+    folded = fold_modules(full)
+    assert folded.number_of_nodes() < full.number_of_nodes() - 3 * 100
+    for first in ("cells.0", "cells.1"):  # every node of the first normal and reduction cell is kept
+        inside = {n for n, d in full.nodes(data=True) if (d.get("path") or d.get("scope") or "").startswith(first + ".")}
+        assert len(inside) > 100 and inside <= set(folded)
+        assert {(u, v) for u, v in full.edges if u in inside and v in inside} <= set(folded.edges)
+    for cell, first, key in (("cells.2", "cells.0", "normal_n2_p0"), ("cells.3", "cells.1", "reduce_n2_p0"),
+                             ("cells.4", "cells.0", "normal_n5_switch")):
+        d = folded.nodes[cell]
+        assert d["kind"] == "module" and d["repeat_of"] == first and key in d["keys"]
+        assert not any(n.startswith(cell + ".") for n in folded)
+    assert folded.nodes["cells.2"]["label"] == "cells.2\n_Cell, as cells.0"
+    assert folded.nodes["cells.4"]["shape"] == full.nodes["cat@5"]["shape"]
+    assert set(folded.predecessors("cells.4")) == {"cells.2", "cells.3"}  # s0 and s1 of the cell
+    assert set(folded.successors("cells.4")) == {"global_pooling"}
+    assert nx.is_directed_acyclic_graph(folded) and nx.has_path(folded, "input", "output")
+    assert full.nodes["cells.2.nodes.0.ops.0"]["kind"] == "layer_choice"  # the full graph is untouched
+
+
+def test_fold_modules_matches_collapse_at_build_time():
+    g = build_graph(CellNet(), torch.zeros(1, 1, 8, 8))
+    built = build_graph(CellNet(), torch.zeros(1, 1, 8, 8), collapse=["cell1"])
+    folded = fold_modules(g, ["cell1"])
+    assert set(folded) == set(built)
+    assert set(folded.edges) == set(built.edges)
+    assert folded.nodes["cell1"]["params"] == built.nodes["cell1"]["params"]
+    assert sorted(folded.nodes["cell1"]["keys"]) == sorted(set(built.nodes["cell1"]["keys"]))
+
+
+def test_fold_candidates_keeps_the_choice_and_names_the_chosen_one(seed_space):
+    g = build_graph(seed_space, X)
+    folded = fold_candidates(g)
+    assert "conv1.0" not in folded and set(folded.predecessors("conv1")) == {"input"}
+    assert folded.nodes["conv1"]["folded"] == 2 and folded.nodes["conv1"]["chosen_label"] == "0: Conv2d 3×3"
+    assert folded.edges["input", "conv1"]["active"] is True
+    assert folded.edges["conv2", "skipcon"] == g.edges["conv2", "skipcon"]
+    assert "conv1.0" in g  # a copy
+
+
+# ---------------------------------------------------------------- layout: long edges bend around nodes
+class ThreeNodeCell(nn.Module):
+    """A user's cell: node j = op_j(InputChoice over the cell input and earlier nodes)."""
+
+    def __init__(self, c: int = 4):
+        super().__init__()
+        self.stem = nn.Conv2d(1, c, 3, padding=1)
+        self.op1 = mutables.LayerChoice([nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 5, padding=2)], key="op1")
+        self.in2 = mutables.InputChoice(choose_from=["", "op1"], n_chosen=1, key="in2")
+        self.op2 = mutables.LayerChoice([nn.Conv2d(c, c, 3, padding=1), nn.MaxPool2d(3, 1, 1)], key="op2")
+        self.in3 = mutables.InputChoice(choose_from=["", "op1", "op2"], n_chosen=1, key="in3")
+        self.op3 = mutables.LayerChoice([nn.Conv2d(c, c, 3, padding=1), nn.Identity()], key="op3")
+        self.out = mutables.InputChoice(choose_from=["op1", "op2", "op3"], n_chosen=2, key="out")
+
+    def forward(self, x):
+        n0 = self.stem(x)
+        n1 = self.op1(n0)
+        n2 = self.op2(self.in2([n0, n1]))
+        n3 = self.op3(self.in3([n0, n1, n2]))
+        return self.out([n1, n2, n3])
+
+
+def test_layered_layout_keeps_long_edges_off_other_nodes():
+    g = build_graph(ThreeNodeCell(), torch.zeros(1, 1, 8, 8))
+    pos = layered_layout(g)
+    # stem -> in3 skips 5 layers; in the old layout it ran straight along the chain
+    assert pos["in3"][0] - pos["stem"][0] > 2
+    layer_y = {}
+    for n, (x, y) in pos.items():
+        layer_y.setdefault(x, []).append(y)
+    from nasnb.graph import _layered
+
+    lay = _layered(g)
+    dummies = lay.routes[("stem", "in3")]
+    assert [lay.layer[d] for d in dummies] == list(range(int(pos["stem"][0]) + 1, int(pos["in3"][0])))
+    for d in dummies:  # a bend point in each layer crossed, clear of that layer's nodes
+        ys = [lay.y[it] for it in lay.layers[lay.layer[d]] if it in g]
+        assert all(abs(lay.y[d] - y) >= 0.5 for y in ys)

@@ -89,3 +89,33 @@ def test_graph_edges_are_shaded_by_weight():
     assert into == {"1.0": pytest.approx(0.9), "1.1": pytest.approx(0.1)}
     assert d["nodes"]["1.0"]["weight"] == pytest.approx(0.9)
     assert type(plot_arch_graph(g, h)).__name__ == "Figure"
+
+
+def test_scale_and_titles_say_what_the_weights_are():
+    from types import SimpleNamespace
+
+    from nasnb.plot._history import _scale_data
+
+    h = ArchHistory({"op": ["a", "b"], "mix": SimpleNamespace(names=["x", "y", "z"], kind="input")},
+                    kind="gate probability")
+    h.append({"op": [0.5, 0.5], "mix": [2 / 3] * 3}, step=0, epoch=0)
+    h.append({"op": [0.9, 0.1], "mix": [1.4, 0.4, 0.2]}, step=5, epoch=1)
+    s = _scale_data(h)
+    assert (s["vmax"], s["multiples"]) == (1.4, {"mix": 2})
+    assert s["label"] == "gate probability; n_chosen × gate probability for InputChoice keys"
+    assert _scale_data(h, ["op"])["label"] == "gate probability" and _scale_data(h, ["mix"])["label"] == (
+        "2 × gate probability")
+    fig = plot_arch_heatmap(h)
+    assert [a.get_title(loc="left") for a in fig.axes if a.images] == [
+        "op", "mix  (InputChoice, 2 chosen: 2 × gate probability)"]
+    assert list(fig.axes[0].images[0].get_extent()[:2]) == [-2.5, 7.5]  # one column per record, centred on its step
+    labels = [t.get_text() for t in plot_arch_weights(h).axes[0].get_yticklabels()]
+    assert labels == ["op", "a", "b", "mix  (2 × gate probability)", "x", "y", "z"]
+
+
+def test_live_figure_has_weights_entropy_and_a_legend(history):
+    fig = _live_figure(history)
+    weights, entropy, legend = fig.axes
+    assert weights.get_xlabel().startswith("softmax") and entropy.get_xlabel() == "step"
+    assert [t.get_text() for t in legend.get_legend().get_texts()] == ["op", "act"]
+    assert len({(ln.get_color(), ln.get_linestyle()) for ln in entropy.get_lines()}) == 2

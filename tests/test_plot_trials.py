@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -45,3 +47,28 @@ def test_plots_draw_on_a_given_axes():
     ax = fig.add_subplot()
     assert plot_trials(TRIALS, ax=ax) is fig
     assert ax.get_ylabel() == "score" and len(ax.collections) == 2  # scores + failed markers
+
+
+def test_trial_axis_shows_whole_trials_only():
+    fig = plot_trials(TRIALS)
+    ax = fig.axes[0]
+    assert tuple(fig.get_size_inches()) == (7, 4)
+    assert ax.get_xlim() == (0.5, 4.5)  # 4 evaluated trials, half a trial of margin
+    fig.savefig(io.BytesIO())  # lays out and places the ticks
+    shown = [t for t in ax.get_xticks() if 0.5 <= t <= 4.5]
+    assert shown == [1, 2, 3, 4]
+    assert all(t.get_fontsize() >= 9 for t in ax.get_legend().get_texts())
+
+
+def test_plots_on_a_given_axes_keep_what_it_showed():
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    ax.plot(range(1, 11), range(10))
+    plot_trials(TRIALS, ax=ax)
+    assert ax.get_xlim()[0] <= 0.5 and ax.get_xlim()[1] >= 10
+    many = {f"run {i}": TRIALS for i in range(8)}
+    fig = plot_best_so_far(many)
+    assert fig.get_size_inches()[0] > 7  # the legend of 8 runs sits beside the axes
+    styles = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in fig.axes[0].get_lines()}
+    assert len(styles) == 8

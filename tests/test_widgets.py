@@ -197,8 +197,8 @@ def test_failing_combination_is_shown_and_rolled_back(explorer):
 
 
 def test_changes_made_elsewhere_update_the_controls(explorer):
-    explorer.space.apply({"skipcon": []})  # right after opening: throttled, shown when read or waited for
-    explorer.wait()
+    explorer.space.apply({"skipcon": []})  # right after opening: throttled, shown when read
+    assert explorer._controls["skipcon"].value == [0], "not yet: the panel follows at most 5% of the time"
     assert explorer.controls["skipcon"].value == []
     assert explorer.graph.nodes["skipcon"]["active"] is False
     explorer.space.apply({"conv1": 1})  # not ours: shown, not undone
@@ -367,3 +367,19 @@ def test_standalone_choice_widget_refuses_a_choice_that_breaks_forward():
     clone = copy.deepcopy(net)  # the remembering hook is inert in copies and pickles
     pickle.loads(pickle.dumps(net))(x)
     assert clone(x).shape == (2, 10)
+
+
+def test_explorer_draws_cells_for_a_cell_space_and_the_graph_otherwise(seed):
+    from nasnb import spaces
+
+    darts = Explorer(spaces.DARTS.small(), torch.zeros(1, 3, 32, 32), repeats=1)
+    assert darts.view == "cell" and darts.image.value[:4] == b"\x89PNG"
+    png = darts.image.value
+    darts.controls["normal_n2_p0"].control.value = 3  # sep_conv_3x3 on a kept edge: the label changes
+    assert darts.wait() and darts.image.value != png
+    darts.close()
+    plain = Explorer(seed, X, repeats=1)
+    assert plain.view == "graph"
+    plain.close()
+    with pytest.raises(ValueError, match="view='cells' is not one of"):
+        Explorer(seed, X, view="cells")

@@ -14,20 +14,28 @@ Nothing relies on how keys are spelled. The structure comes from the space itsel
   inside it. A key set S is a cell type when the innermost modules whose key set is
   exactly S (its *instances*) hold every mutable of every key in S. Cell types are the
   largest such sets with two or more instances (cells sharing keys: all DARTS normal
-  cells share one set, all reduction cells another; NB-201's cells share one); without
-  shared cells, the smallest such set holding every InputChoice (a hand-written
+  cells share one set, all reduction cells another; NB-201's cells share one), plus the
+  largest such sets used once beside them; without shared cells, the smallest such set
+  holding every InputChoice and the keys its ``choose_from`` names (a hand-written
   NNI-style cell). One instance of each type is drawn.
 * **states** (:func:`_cell_structure`): one forward of :func:`nasnb.graph.build_graph`
   (every candidate runs) records what feeds what. A state is a tensor that feeds a
   LayerChoice of the cell, the output of an InputChoice that combines op outputs (a
-  DARTS node), a sum of op outputs (an NB-201 node), a tensor an InputChoice chooses
-  among (an ENAS node), or what leaves the cell (its output: a concatenation or sum of
-  nodes, or the last node itself). States that no choice of the cell computes from are
-  the cell inputs.
+  DARTS node), a sum of op outputs (an NB-201 node), a tensor an InputChoice picks for
+  an op or a sum (ENAS), or what leaves the cell (its output: a concatenation or sum of
+  nodes, or the last node itself). States no choice of the cell computes from are the
+  cell inputs; a state that is only another state passed through fixed layers (a
+  BatchNorm, a reduction) is folded into it.
 * **connections**: every path from one state to the next through at most one op
-  (LayerChoice) and any InputChoice slots; a connection is kept when every slot on it is
-  chosen and its op is not a zero op (``none``: a ``Zero`` candidate), which is how
-  NB-201's ``none`` edges are shown: as dropped edges.
+  (LayerChoice), fixed single-use layers (drop-path) and InputChoice slots; one is kept
+  when every slot on it is chosen and its op is not a zero op (a ``Zero`` candidate or
+  one named ``none``): NB-201's ``none`` edges are dropped edges (left out, or dashed
+  with ``show_dropped``). Connections without an op (nodes concatenated into the
+  output) are drawn plain and unlabelled.
+
+Limits: cells that do not share keys and sit side by side in one model are drawn as one
+cell unless ``modules=`` names them; a loose end that depends on the architecture (ENAS
+concatenates the nodes no other node uses) is taken from the traced architecture.
 
 Each drawing is built from plain values first (``_cell_info`` then ``_cell_layout``,
 tested by value); nothing calls ``plt.show`` or changes global style.
@@ -70,14 +78,15 @@ __all__ = ["draw_cell"]
 INPUT_COLOR = "#a1d99b"
 NODE_COLOR = "#9ecae1"
 OUTPUT_COLOR = "#fdd49e"
-IDENTITY_COLOR = "#555555"
+IDENTITY_COLOR = "#6b6b6b"
 DROPPED_COLOR = "#9a9a9a"
+MAX_WIDTH = 14.0  # inches: wider rows of cell types are stacked instead
 NODE_RADIUS = 0.3  # data units; the drawing uses 1 data unit = 1 inch
-DX, DY = 2.3, 1.25  # column and row spacing
+DX, DY = 2.1, 1.25  # column and row spacing
 STATE_FONTSIZE = 11.0
 LABEL_FONTSIZE = max(9.0, MIN_FONTSIZE)
 TITLE_FONTSIZE = 11.0
-_RADS = (0.0, 0.15, -0.15, 0.25, -0.25, 0.35, -0.35, 0.5, -0.5, 0.65, -0.65)
+_RADS = (0.0, 0.15, -0.15, 0.25, -0.25, 0.35, -0.35, 0.5, -0.5, 0.65, -0.65, 0.85, -0.85, 1.05, -1.05)
 _ZERO_TYPES = {"Zero"}
 _ZERO_NAMES = {"none", "zero"}
 
@@ -169,7 +178,10 @@ def _cell_types(space: Any, modules: Sequence[str] | None = None) -> list[dict[s
 
         repeated = [s for s, inst in found.items() if len(inst) >= 2 and qualifies(s)]
         chosen = [s for s in repeated if not any(s < t for t in repeated)]
-        if not chosen:
+        if chosen:  # a cell type used once next to repeated ones (DARTS with one normal cell)
+            single = [s for s in found if qualifies(s) and not any(s & t for t in chosen)]
+            chosen += [s for s in single if not any(s < t for t in single)]
+        else:
             ic_keys = {k for k in kind if kind[k] == "input"}
             ic_keys |= {space[n].key for k in list(ic_keys) for n in space[k].names if n and n in space}
             holding = [s for s in found if ic_keys and ic_keys <= s]
@@ -192,8 +204,8 @@ def _cell_types(space: Any, modules: Sequence[str] | None = None) -> list[dict[s
             except AttributeError:  # pragma: no cover - paths come from the space
                 name = "cell"
         names.append(name)
-    for t, name in zip(types, names):
-        t["name"] = name if names.count(name) == 1 else f"{name} {sum(1 for n in names[: types.index(t) + 1] if n == name)}"
+    for i, (t, name) in enumerate(zip(types, names)):
+        t["name"] = name if names.count(name) == 1 else f"{name} {names[: i + 1].count(name)}"
     return types
 
 
@@ -236,6 +248,9 @@ def _cell_structure(graph: "nx.DiGraph", prefix: str) -> dict[str, Any] | None:
     for n in ch:
         downstream |= nx.descendants(g, n)
     downstream = {up(n) for n in downstream}
+    upstream: set[str] = set()  # what feeds the cell's choices (e.g. a reduction between ENAS-macro layers)
+    for n in ch:
+        upstream |= {up(a) for a in nx.ancestors(g, n)}
 
     def passes(v: str) -> bool:
         """``v`` only carries one value on to one consumer (drop-path, a per-edge ReLU)."""
@@ -288,8 +303,15 @@ def _cell_structure(graph: "nx.DiGraph", prefix: str) -> dict[str, Any] | None:
 
     ic_set, lc_set = set(ics), set(lcs)
     edge_value = {n: bool(consumers(n)) and consumers(n) <= ic_set for n in lcs}
-    aggregator = {n: any(edge_value.get(p, False) for p, _ in slots[n]) or not (consumers(n) <= lc_set)
-                  or not consumers(n) for n in ics}
+
+    def selector(n: str) -> bool:
+        """An InputChoice picking states for one op or one sum (ENAS), not a node of its own (DARTS)."""
+        if any(edge_value.get(p, False) for p, _ in slots[n]):
+            return False
+        cons = consumers(n)
+        return bool(cons) and (cons <= lc_set or (len(cons) == 1 and all(kind[c] == "function" for c in cons)))
+
+    aggregator = {n: not selector(n) for n in ics}
 
     inputs: list[str] = []
     states: list[str] = []
@@ -361,7 +383,7 @@ def _cell_structure(graph: "nx.DiGraph", prefix: str) -> dict[str, Any] | None:
     exits: list[str] = []
     for v in topo:
         if v in region and kind[v] != "candidate" and not passes(v):
-            if any(s not in region for s in succ(v)) or not succ(v):
+            if any(s not in region and s not in upstream for s in succ(v)) or not succ(v):
                 c = canon(v)
                 if c not in exits:
                     exits.append(c)
@@ -399,7 +421,68 @@ def _cell_structure(graph: "nx.DiGraph", prefix: str) -> dict[str, Any] | None:
         key = g.nodes[output]["key"] if output in ic_set else None
         out_states.append({"node": output, "role": "output", "key": key})
         add_edges(output, extra_edges if output == "<output>" else contrib(output, top=True))
-    return {"states": out_states, "edges": edges}
+    return _merge_copies(g, out_states, edges)
+
+
+def _merge_copies(g: "nx.DiGraph", states: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
+    """Fold states that are fixed transforms of one other state into it.
+
+    A state whose only connection is a plain one (no op, no choice) from one state is that
+    state passed through fixed layers (a BatchNorm after a node, ENAS-macro's reduction of
+    every earlier output); a cell input computed from another cell input only (every path
+    to it from the model input runs through that one) is the same input.
+    """
+    import networkx as nx
+
+    role = {s["node"]: s["role"] for s in states}
+    alias: dict[str, str] = {}
+    inputs = [s["node"] for s in states if s["role"] == "input"]
+    if len(inputs) > 1:
+        roots = [n for n, d in g.nodes(data=True) if d["kind"] == "input"]
+        h = g.copy()
+        h.add_edges_from(("<root>", r) for r in roots)
+        dom = nx.immediate_dominators(h, "<root>")
+        for u in inputs:
+            v = dom.get(u)
+            while v is not None and v != "<root>" and v not in inputs:
+                v = dom.get(v) if dom.get(v) != v else None
+            if v in inputs and v != u:
+                alias[u] = v
+
+    def find(u: str) -> str:
+        while u in alias:
+            u = alias[u]
+        return u
+
+    for s in states:
+        u = s["node"]
+        if s["role"] == "input" or u in alias:
+            continue
+        incoming = [e for e in edges if find(e["dst"]) == u and find(e["src"]) != u]
+        if len(incoming) == 1 and not incoming[0]["ops"] and not incoming[0]["inputs"]:
+            src = find(incoming[0]["src"])
+            if not (s["role"] == "output" and role[src] == "input"):
+                alias[u] = src
+                if s["role"] == "output":
+                    role[src] = "output"
+    if not alias:
+        return {"states": states, "edges": edges}
+    kept_states = []
+    for s in states:
+        if s["node"] not in alias:
+            kept_states.append(dict(s, role=role[s["node"]]))
+    out: list[dict[str, Any]] = []
+    seen = set()
+    for e in edges:
+        src, dst = find(e["src"]), find(e["dst"])
+        sig = (src, dst, tuple(e["ops"]), tuple(map(tuple, e["inputs"])))
+        if src == dst or sig in seen:
+            continue
+        seen.add(sig)
+        out.append(dict(e, src=src, dst=dst))
+    # the output stays last
+    kept_states.sort(key=lambda s: s["role"] == "output")
+    return {"states": kept_states, "edges": out}
 
 
 # ------------------------------------------------------------------- info (by value)
@@ -512,6 +595,9 @@ def _cell_info(
                 slot_ws = []
                 for k, i in inputs:
                     if k in weights:
+                        if len(weights[k]) != len(specs[k].names):
+                            raise ValueError(f"draw_cell: weights[{k!r}] has {len(weights[k])} values, expected "
+                                             f"one per input ({len(specs[k].names)})")
                         slot_ws.append(float(weights[k][i]))
                 if slot_ws:
                     weight = math.prod(slot_ws)
@@ -573,8 +659,9 @@ def _cell_layout(cell: dict[str, Any], *, mode: str = "discrete", show_dropped: 
                 drawn.append(dict(e, style="kept" if e["op_keys"] else "identity"))
             elif show_dropped:
                 drawn.append(dict(e, style="dropped"))
-    for e in drawn:
-        if not e["op_keys"] and e["style"] != "dropped":
+    for e in drawn:  # connections without an op: plain, unless they carry an InputChoice's weight
+        weighted = e["style"] == "weights" and e.get("weight") is not None
+        if not e["op_keys"] and e["style"] != "dropped" and not weighted:
             e["style"] = "identity"
     roles = {s["index"]: s["role"] for s in states}
     preds: dict[int, list[int]] = {s["index"]: [] for s in states}
@@ -627,7 +714,10 @@ def _cell_layout(cell: dict[str, Any], *, mode: str = "discrete", show_dropped: 
             if ps:
                 target = sum(y[p] for p in ps) / len(ps)
                 y[i] = round(target / (DY / 2)) * (DY / 2)
-    pos = {i: (layer[i] * DX, y[i]) for i in y}
+    widest = max((_text_size(e["label"], LABEL_FONTSIZE)[0] for e in drawn
+                  if e["label"] and e["style"] not in ("dropped", "identity")), default=0.0)
+    dx = max(DX, widest + 2 * NODE_RADIUS + 0.2)
+    pos = {i: (layer[i] * dx, y[i]) for i in y}
     r = NODE_RADIUS
     # arcs: the straight line when it misses every other node, else the gentlest curve that does
     order = sorted(range(len(drawn)), key=lambda k: -math.dist(pos[drawn[k]["src"]], pos[drawn[k]["dst"]]))
@@ -653,9 +743,10 @@ def _cell_layout(cell: dict[str, Any], *, mode: str = "discrete", show_dropped: 
                 best, best_cost = rad, cost
         e["rad"] = best
         placed.append((k, _arc_points(p0, p1, best, 31)))
-    # labels: along their arc, where they cover no node and no other label
+    # labels: along their arc, where they cover no node, no other label and few other arcs
     boxes: list[tuple[float, float, float, float]] = []
     node_boxes = [(x - r, yy - r, x + r, yy + r) for x, yy in pos.values()]
+    arcs = {k: pts for k, pts in placed}
     for k in order:
         e = drawn[k]
         e["label_xy"] = None
@@ -663,27 +754,35 @@ def _cell_layout(cell: dict[str, Any], *, mode: str = "discrete", show_dropped: 
             continue
         w, h = _text_size(e["label"], LABEL_FONTSIZE)
         p0, p1 = pos[e["src"]], pos[e["dst"]]
+        length = max(math.dist(p0, p1), 1e-9)
+        nx_, ny_ = (p0[1] - p1[1]) / length, (p1[0] - p0[0]) / length  # unit normal
         best_xy, best_cost = None, float("inf")
-        for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73):
-            x, yy = _bezier(p0, p1, e["rad"], t)
-            box = (x - w / 2, yy - h / 2, x + w / 2, yy + h / 2)
-            cost = abs(t - 0.5) * 0.05
-            cost += 10 * sum(_overlap(box, b) for b in boxes) + 10 * sum(_overlap(box, b) for b in node_boxes)
-            if cost < best_cost - 1e-9:
-                best_xy, best_cost = (x, yy), cost
+        for t in (0.5, 0.58, 0.42, 0.66, 0.34, 0.74, 0.26, 0.8, 0.2):
+            bx, by = _bezier(p0, p1, e["rad"], t)
+            for off in (0.0, h * 0.9, -h * 0.9):
+                x, yy = bx + off * nx_, by + off * ny_
+                box = (x - w / 2, yy - h / 2, x + w / 2, yy + h / 2)
+                cost = abs(t - 0.5) * 0.2 + abs(off) * 0.5
+                cost += 40 * sum(_overlap(box, b) for b in boxes) + 40 * sum(_overlap(box, b) for b in node_boxes)
+                for kk, pts in arcs.items():
+                    if kk != k:
+                        cost += 0.02 * sum(1 for px, py in pts if box[0] < px < box[2] and box[1] < py < box[3])
+                if cost < best_cost - 1e-9:
+                    best_xy, best_cost = (x, yy), cost
         e["label_xy"] = best_xy
         boxes.append((best_xy[0] - w / 2, best_xy[1] - h / 2, best_xy[0] + w / 2, best_xy[1] + h / 2))
     # styles
-    op_edges = [e for e in drawn if e["style"] == "weights" and e.get("weight") is not None]
-    wmax = max((e["weight"] for e in op_edges), default=0.0) or 1.0
+    weighted = [e for e in drawn if e["style"] == "weights"]
+    wmax = max((e["weight"] for e in weighted), default=0.0) or 1.0
     for e in drawn:
         if e["style"] == "identity":
-            e.update(color=IDENTITY_COLOR, width=1.3, alpha=0.9, linestyle="-")
+            e.update(color=IDENTITY_COLOR, width=1.1, alpha=0.8, linestyle="-")
         elif e["style"] == "dropped":
             e.update(color=DROPPED_COLOR, width=1.0, alpha=0.55, linestyle="--")
         elif e["style"] == "weights":
-            f = max(0.0, e["weight"]) / wmax if e.get("weight") is not None else 0.0
-            e.update(color=None, width=0.6 + 3.4 * f, alpha=0.2 + 0.8 * f, linestyle="-")
+            f = max(0.0, e["weight"]) / wmax
+            e.update(color=None if e["op_keys"] else IDENTITY_COLOR, width=0.6 + 3.4 * f, alpha=0.2 + 0.8 * f,
+                     linestyle="-")
         else:
             e.update(color=None, width=1.8, alpha=1.0, linestyle="-")
     xs = [p[0] for p in pos.values()]
@@ -721,7 +820,7 @@ def _draw_one(ax: "Axes", cell: dict[str, Any], lay: dict[str, Any], colors: Map
             lay["pos"][e["src"]], lay["pos"][e["dst"]], connectionstyle=f"arc3,rad={e['rad']}",
             arrowstyle="-|>", mutation_scale=10 + 2 * e["width"], linewidth=e["width"], color=color,
             alpha=e["alpha"], linestyle=e["linestyle"], patchA=circles[e["src"]], patchB=circles[e["dst"]],
-            shrinkA=1, shrinkB=1, zorder=1 if e["style"] == "dropped" else 2,
+            shrinkA=1, shrinkB=1, zorder=1 if e["style"] == "dropped" else 1.5 + 0.5 * e["alpha"],
             gid=f"edge:{e['src']}->{e['dst']}:{','.join(e['op_keys']) or '-'}")
         ax.add_patch(arrow)
         if e["label_xy"] is not None:
@@ -741,7 +840,7 @@ def _title(cell: dict[str, Any], note: str | None) -> str:
     mods = cell["modules"]
     where = ", ".join(m or "<model>" for m in mods[:4]) + (", ..." if len(mods) > 4 else "")
     head = f"{cell['name']} cell" if not cell["name"].lower().endswith("cell") else cell["name"]
-    line = f"{head} (×{len(mods)}: {where})" if len(mods) > 1 else f"{head} ({where})"
+    line = f"{head} (×{len(mods)}: {where})" if len(mods) > 1 else (f"{head} ({where})" if mods[0] else head)
     return line if not note else f"{line}\n{note}"
 
 
@@ -770,8 +869,11 @@ def draw_cell(
     derives genotypes) and that candidate's weight. A connection's weight is the
     product of the weights of the InputChoice slots on it when those keys have weights
     (DARTS records edge strengths there), else its top candidate's weight. Cells
-    sharing keys are drawn once per type (DARTS: "normal" and "reduce" side by side).
-    See :mod:`nasnb.plot._cell` for how cells and states are found.
+    sharing keys are drawn once per type (DARTS: "normal" and "reduce" side by side,
+    or one above the other when a row would be wider than 14 inches); connections
+    without an op (nodes concatenated into the output) are plain grey arrows. The
+    structure comes from one forward of :func:`nasnb.graph.build_graph`, never from how
+    keys are spelled; see :mod:`nasnb.plot._cell` for how cells and states are found.
 
     Parameters
     ----------
@@ -798,7 +900,7 @@ def draw_cell(
         A graph of this space from :func:`nasnb.graph.build_graph` (skips the forward).
     ax : matplotlib Axes or list of Axes, optional
         Draw there (one Axes per cell type drawn); by default a new Figure sized so that
-        every text is readable.
+        every text is readable (1 inch per layout unit: a small ``ax`` crowds the labels).
     title : str, optional
         Figure title (each cell type has its own).
 
@@ -818,10 +920,11 @@ def draw_cell(
     >>> from nasnb import spaces
     >>> from nasnb.plot import draw_cell
     >>> space = nasnb.SearchSpace(spaces.NB201.small())
-    >>> space.apply(spaces.nb201_arch("|nor_conv_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"))
+    >>> arch = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"
+    >>> space.apply(spaces.nb201_arch(arch))
     >>> fig = draw_cell(space)
-    >>> [a.get_title().split(" (")[0] for a in fig.axes]
-    ['Cell cell']
+    >>> fig.axes[0].get_title()
+    'Cell (×3: cells.0, cells.2, cells.4)'
     """
     from matplotlib.figure import Figure
 
@@ -844,9 +947,6 @@ def draw_cell(
             if not callable(make):
                 raise TypeError("draw_cell: example_input is required (the model has no example_input() method)")
             example_input = make()
-        if getattr(model_space, "_exclusive", False) is None:
-            # probe first: otherwise the space's first-call probe runs inside the traced forward
-            model_space.probe(*(example_input if isinstance(example_input, tuple) else (example_input,)))
         graph = build_graph(model_space, example_input)
     cells = _cell_info(model_space, graph, arch=arch, weights=weights, modules=modules)
     if not cells:
@@ -867,18 +967,29 @@ def draw_cell(
     colors = {op: series_style(i)["color"] for i, op in enumerate(ops)}
     titles = [_title(c, note) for c in cells]
     if ax is None:
-        pad, top = 0.25, 0.45 + (0.3 if note else 0.0) + (0.35 if title else 0.0)
-        widths = [max(lay["xlim"][1] - lay["xlim"][0], 2.6) for lay in layouts]
-        heights = [lay["ylim"][1] - lay["ylim"][0] for lay in layouts]
-        fig_w = sum(widths) + pad * (len(widths) + 1)
-        fig_h = max(heights) + top + 2 * pad
+        pad, head = 0.25, 0.5 if note is None else 0.75
+        sizes = [(max(lay["xlim"][1] - lay["xlim"][0], 2.6), lay["ylim"][1] - lay["ylim"][0] + head)
+                 for lay in layouts]
+        side = sum(w for w, _ in sizes) + pad * (len(sizes) - 1) <= MAX_WIDTH
+        if side:  # one row
+            fig_w = sum(w for w, _ in sizes) + pad * (len(sizes) + 1)
+            fig_h = max(h for _, h in sizes) + 2 * pad
+        else:  # one cell type per row
+            fig_w = max(w for w, _ in sizes) + 2 * pad
+            fig_h = sum(h for _, h in sizes) + pad * (len(sizes) + 1)
+        sup = 0.4 if title else 0.0
+        fig_h += sup
         fig = Figure(figsize=(fig_w, fig_h))
         axes = []
-        x = pad
-        for w, h in zip(widths, heights):
-            bottom = pad + (max(heights) - h) / 2
-            axes.append(fig.add_axes((x / fig_w, bottom / fig_h, w / fig_w, h / fig_h)))
-            x += w + pad
+        x, top = pad, fig_h - sup - pad
+        for w, h in sizes:
+            if side:
+                rect = (x + (w - w) / 2, pad + (max(hh for _, hh in sizes) - h) / 2, w, h - head)
+                x += w + pad
+            else:
+                rect = ((fig_w - w) / 2, top - h, w, h - head)
+                top -= h + pad
+            axes.append(fig.add_axes((rect[0] / fig_w, rect[1] / fig_h, rect[2] / fig_w, rect[3] / fig_h)))
     else:
         axes = [ax] if hasattr(ax, "figure") else list(ax)
         if len(axes) != len(cells):

@@ -167,7 +167,7 @@ def plot_arch_heatmap(history: ArchHistory, key: str | None = None, *, ax: Axes 
 def _int_locator() -> Any:
     from matplotlib.ticker import MaxNLocator
 
-    return MaxNLocator(integer=True)
+    return MaxNLocator(nbins="auto", integer=True)  # as many as fit the axis length
 
 
 def _weights_data(history: ArchHistory, index: int = -1) -> list[dict[str, Any]]:
@@ -243,7 +243,9 @@ def _legend_columns(n: int) -> int:
     return max(1, -(-n // LEGEND_ROWS))
 
 
-def _draw_entropy(ax: Axes, d: Mapping[str, Any], legend: str = "right") -> list[Any]:
+def _draw_entropy(ax: Axes, d: Mapping[str, Any], legend: bool = True) -> list[Any]:
+    """One line per key (``series_style``, markers every few records) and, with ``legend``,
+    the legend beside the axes; returns the lines."""
     n_points = len(d["steps"])
     every = max(1, n_points // 6)
     lines = []
@@ -258,15 +260,9 @@ def _draw_entropy(ax: Axes, d: Mapping[str, Any], legend: str = "right") -> list
     ax.tick_params(labelsize=MIN_FONTSIZE)
     ax.set_xlabel("step", fontsize=MIN_FONTSIZE + 1)
     ax.set_ylabel("normalised entropy\n(1 = undecided, 0 = one candidate)", fontsize=MIN_FONTSIZE + 1)
-    if lines and legend != "none":
-        ncol = _legend_columns(len(lines))
-        if legend == "right":
-            where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
-        else:  # below the axes
-            where = {"loc": "upper left", "bbox_to_anchor": (0.0, -0.22)}
-            ncol = max(1, -(-len(lines) // (LEGEND_ROWS * 2)))
-            ncol = max(ncol, 2 if len(lines) > 8 else 1)
-        ax.legend(fontsize=MIN_FONTSIZE, ncol=ncol, borderaxespad=0.0, handlelength=3.0, **where)
+    if lines and legend:  # beside the axes, in columns of LEGEND_ROWS
+        ax.legend(fontsize=MIN_FONTSIZE, ncol=_legend_columns(len(lines)), borderaxespad=0.0, handlelength=3.0,
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return lines
 
 
@@ -317,6 +313,14 @@ def _graph_data(graph: nx.DiGraph, weights: Mapping[str, list[float]]) -> dict[s
     return {"nodes": nodes, "edges": edges}
 
 
+def _wrap(label: str, width: int = 16) -> str:
+    """``"sep_conv_3x3: Linear 8→8"`` -> two lines, so long labels do not widen every layer."""
+    if len(label) <= width or ": " not in label:
+        return label
+    head, tail = label.split(": ", 1)
+    return f"{head}:\n{tail}"
+
+
 def plot_arch_graph(graph: nx.DiGraph, history: ArchHistory, *, index: int = -1,
                     ax: Axes | None = None) -> Figure:
     """The space's graph with candidate and input edges shaded by their weight at record ``index``.
@@ -335,14 +339,15 @@ def plot_arch_graph(graph: nx.DiGraph, history: ArchHistory, *, index: int = -1,
     d = _graph_data(graph, history.records[index].weights)
     xs = [n["x"] for n in d["nodes"].values()] or [0.0]
     ys = [n["y"] for n in d["nodes"].values()] or [0.0]
-    labels = {name: n["label"] if n["weight"] is None else f"{n['label']}\n{n['weight']:.2f}"
+    labels = {name: _wrap(n["label"]) if n["weight"] is None else f"{_wrap(n['label'])}\n{n['weight']:.2f}"
               for name, n in d["nodes"].items()}
     if ax is None:
-        # inches per layout unit: room for the widest label between layers, two text lines between
-        # stacked candidates (half a unit apart), at MIN_FONTSIZE
+        # inches per layout unit: room for the widest label between layers and for the tallest
+        # label between stacked candidates (half a unit apart), at MIN_FONTSIZE
         widest = max((len(line) for text in labels.values() for line in text.split("\n")), default=4)
+        tallest = max((text.count("\n") + 1 for text in labels.values()), default=1)
         x_unit = max(1.3, 0.078 * widest + 0.35)
-        y_unit = 0.85
+        y_unit = max(0.85, (tallest * MIN_FONTSIZE * 1.15 / 72 + 0.14) / 0.5)
         fig = Figure(figsize=(max(5.0, x_unit * (max(xs) - min(xs) + 1.2)),
                               max(3.0, y_unit * (max(ys) - min(ys) + 1.2))))
         ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
@@ -380,7 +385,7 @@ def _live_figure(history: ArchHistory) -> Figure:
     right = fig.add_subplot(grid[0, 1])
     below = fig.add_subplot(grid[1, 1])
     plot_arch_weights(history, ax=left)
-    lines = _draw_entropy(right, _entropy_data(history), legend="none")
+    lines = _draw_entropy(right, _entropy_data(history), legend=False)
     below.set_axis_off()
     if lines:
         below.legend(handles=lines, loc="upper right", bbox_to_anchor=(1.0, 1.0), ncol=ncol, fontsize=MIN_FONTSIZE,

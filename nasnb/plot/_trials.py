@@ -146,6 +146,9 @@ def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Ax
                      reference: float | None = None) -> Figure:
     """Best score so far against trials for several searches (e.g. one per strategy).
 
+    Each search has its own colour / line style / marker (30 distinct); more than 6 get
+    their legend beside the axes (a new figure widens for it).
+
     Parameters
     ----------
     runs : dict
@@ -162,6 +165,7 @@ def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Ax
     matplotlib.figure.Figure
     """
     data = _best_so_far_data(runs, mode)
+    new = ax is None
     fig, ax = _new_axes(ax)
     before = _shown(ax)
     n = max((len(c) for c in data.values()), default=0)
@@ -173,6 +177,12 @@ def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Ax
         ax.axhline(reference, color="black", linestyle=(0, (6, 3)), linewidth=1, label="optimum")
     _trial_axis(ax, n, before)
     ax.set_ylabel("best score so far", fontsize=MIN_FONTSIZE + 1)
-    if data:
-        ax.legend(loc="best", fontsize=MIN_FONTSIZE, ncol=max(1, -(-len(data) // 12)), handlelength=3.0)
+    if data and len(data) <= 6:
+        ax.legend(loc="best", fontsize=MIN_FONTSIZE, handlelength=3.0)
+    elif data:  # many curves: the legend beside the axes, not over the curves
+        ncol = -(-len(data) // 16)
+        if new:
+            fig.set_size_inches(7 + 1.8 * ncol, max(4.0, 0.21 * -(-len(data) // ncol) + 1.0))
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=MIN_FONTSIZE,
+                  ncol=ncol, handlelength=3.0)
     return fig

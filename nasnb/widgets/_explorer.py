@@ -12,8 +12,9 @@ The panel paces itself (:mod:`nasnb.widgets._pacing`): clicks are debounced (a b
 of clicks computes the last state once) and marked busy at once; the graph's structure
 is recorded once and each change only re-marks its active path, drawn on a worker
 thread; changes made elsewhere (a training loop) refresh the panel only as often as
-keeps its cost under ``budget`` of the time. Reading ``profile``, ``graph``, ``error`` or
-``summary_text`` first brings the panel up to date, so code always sees the last state.
+keeps its cost under ``budget`` of the time. Reading ``profile``, ``graph``, ``error``,
+``controls`` or ``summary_text`` first brings the panel up to date, so code always sees
+the last state.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class Explorer:
         selector moves the model too.
     graph : bool or "auto"
         Draw the graph ("auto": only for spaces of at most 100 keys).
+    view : {"auto", "cell", "graph"}
+        What the drawing shows: the cells as NAS papers draw them
+        (:func:`nasnb.plot.draw_cell`, one per cell type, chosen ops on the kept edges) or
+        the whole recorded graph (:func:`nasnb.plot.draw_space`). "auto": the cell view
+        when the space has cells with at least two intermediate nodes.
     depth : int, optional
         Fold submodules deeper than this in the graph (see :func:`nasnb.graph.build_graph`).
     repeats : int
@@ -109,6 +115,7 @@ class Explorer:
         device: str | torch.device | None = None,
         *,
         graph: bool | str = "auto",
+        view: str = "auto",
         depth: int | None = None,
         repeats: int = 5,
         seed: int | None = None,
@@ -123,6 +130,9 @@ class Explorer:
         if graph not in (True, False, "auto"):
             raise ValueError(f"Explorer: graph={graph!r} is not one of True, False, 'auto'")
         self.show_graph = graph is True or (graph == "auto" and len(self.space) <= AUTO_GRAPH_MAX_KEYS)
+        if view not in ("auto", "cell", "graph"):
+            raise ValueError(f"Explorer: view={view!r} is not one of 'auto', 'cell', 'graph'")
+        self.view = view
         self.depth = depth
         self.repeats = repeats
         self._rng = random.Random(seed)
@@ -158,7 +168,7 @@ class Explorer:
         self.header.add_class("nasnb-header")
         self.error_box = W.HTML("")
         self.error_box.add_class("nasnb-error")
-        self.controls: dict[str, ChoiceControl] = {}
+        self._controls: dict[str, ChoiceControl] = {}
         groups: dict[str, list[W.Widget]] = {}
         current = space.current()
         look = SharedLook()
@@ -169,7 +179,7 @@ class Explorer:
                 tips = [f"{type(c).__name__}, {sum(p.numel() for p in c.parameters()):,} parameters" for c in mod]
             ctl = ChoiceControl(spec, current[key], lambda v, k=key: self._click(self.select, k, v), tooltips=tips,
                                 message=self.error_box, shared=look)
-            self.controls[key] = ctl
+            self._controls[key] = ctl
             groups.setdefault(_group_of(spec), []).append(ctl.widget)
         boxes = []
         for name, children in groups.items():
@@ -385,6 +395,12 @@ class Explorer:
         return self._graph_state
 
     @property
+    def controls(self) -> dict[str, ChoiceControl]:
+        """One control per key (brought up to date first)."""
+        self._flush()
+        return self._controls
+
+    @property
     def error(self) -> BaseException | None:
         """The error shown in the panel, if any (brought up to date first)."""
         self._flush()
@@ -404,7 +420,7 @@ class Explorer:
         """Stop following the space and close the widgets."""
         self._settler.cancel()
         self._unsubscribe()
-        for ctl in self.controls.values():
+        for ctl in self._controls.values():
             ctl.close()
         self.widget.close()
 
@@ -463,10 +479,10 @@ class Explorer:
     def _show_values(self, changes: Mapping[str, Any]) -> None:
         current = None
         for key in changes:
-            if key in self.controls:
+            if key in self._controls:
                 if current is None:
                     current = self.space.current()
-                self.controls[key].set_value(current[key])
+                self._controls[key].set_value(current[key])
 
     def _settle(self) -> None:
         """Compute the panel for the current state: the last of every change since the previous settle."""
@@ -520,17 +536,36 @@ class Explorer:
         if self._graph_state is None or self._graph_device != device:
             self._graph_state = build_graph(self.space, self.example_input, depth=self.depth)
             self._graph_device = device
+            if self.view == "auto":
+                self.view = "cell" if self._has_cells(self._graph_state) else "graph"
             return self._graph_state
         return mark_active(self._graph_state, self.space.current(), space=self.space)
 
+    def _has_cells(self, graph: Any) -> bool:
+        from ..plot._cell import _cell_info
+
+        try:
+            cells = _cell_info(self.space, graph)
+        except ValueError:
+            return False
+        return any(sum(s["role"] == "node" for s in c["states"]) >= 2 for c in cells)
+
     def _draw(self, graph: Any) -> None:
-        from ..plot._space import draw_space
+        from ..plot import draw_cell, draw_space
 
         snapshot = graph.copy()  # the worker draws this state, whatever the next click does
-        if running_loop() is None:
-            self._painter.draw_now(lambda: draw_space(snapshot))
+        if self.view == "cell":
+            arch = self.space.current()
+
+            def figure() -> Any:
+                return draw_cell(self.space, graph=snapshot, arch=arch)
         else:
-            self._painter.submit(lambda: draw_space(snapshot))
+            def figure() -> Any:
+                return draw_space(snapshot)
+        if running_loop() is None:
+            self._painter.draw_now(figure)
+        else:
+            self._painter.submit(figure)
 
     def _on_cost_png(self, png: bytes) -> None:
         self.cost_image.value = png
@@ -559,9 +594,10 @@ class Explorer:
 
     @property
     def summary_text(self) -> str:
-        """The summary as plain text (``name: value`` lines)."""
+        """The summary as plain text (``name: value`` lines), brought up to date first."""
         import re
 
+        self._flush()
         cells = re.findall(r"<td>(.*?)</td><td><b>(.*?)</b></td>", self.summary.value)
         return "\n".join(f"{k}: {html.unescape(v)}" for k, v in cells)
 
