@@ -101,7 +101,7 @@ def test_mutable_displays_a_widget_and_one_line_text(seed):
     w = choice_widget(seed.conv1)
     assert "application/vnd.jupyter.widget-view+json" in w._repr_mimebundle_()
     assert repr(w) == "ChoiceWidget(LayerChoice(key='conv1', candidates=['0', '1'], active=0))"
-    assert "<td>Conv2d</td><td>832</td>" in w.table.value
+    assert "<td>Conv2d 5×5 s3</td><td>832</td>" in w.table.value, "candidates show their settings"
 
 
 def test_mutable_widget_changes_the_decision_and_follows_it(seed):

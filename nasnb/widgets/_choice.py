@@ -290,7 +290,9 @@ class ChoiceWidget:
         self.spec = mutable.spec
         self.key = self.spec.key
         if self.spec.kind == "layer":
-            self._types = [type(m).__name__ for m in mutable]
+            from ..graph import describe
+
+            self._types = [describe(m) for m in mutable]
             self._params = [_params(m) for m in mutable]
             tips = [f"{t}, {p:,} parameters" for t, p in zip(self._types, self._params)]
         else:

@@ -175,8 +175,10 @@ class Explorer:
         for key, spec in space.items():
             tips = None
             if spec.kind == "layer":
+                from ..graph import describe
+
                 mod = space.mutables(key)[0]
-                tips = [f"{type(c).__name__}, {sum(p.numel() for p in c.parameters()):,} parameters" for c in mod]
+                tips = [f"{describe(c)}, {sum(p.numel() for p in c.parameters()):,} parameters" for c in mod]
             ctl = ChoiceControl(spec, current[key], lambda v, k=key: self._click(self.select, k, v), tooltips=tips,
                                 message=self.error_box, shared=look)
             self._controls[key] = ctl
