@@ -111,12 +111,6 @@ def candidates(names: Iterable[str], channels: int, stride: int = 1, affine: boo
     return OrderedDict((n, create_op(n, channels, stride, affine, out_channels=out_channels)) for n in names)
 
 
-def same_channels(name: str, c_in: int, c_out: int) -> None:
-    """Raise ValueError when an op that keeps channels is asked to change them."""
-    if c_in != c_out:
-        raise ValueError(f"op {name!r} keeps the channel count; got channels={c_in}, out_channels={c_out}")
-
-
 # importing the op modules registers their ops
 from . import _enas, _mobile  # noqa: E402,F401
 from ._cell import DilConv, DropPath, FactorizedReduce, ReLUConvBN, SepConv, Zero  # noqa: E402
