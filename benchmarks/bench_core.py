@@ -194,9 +194,30 @@ def bench_sample_apply() -> None:
           f"({fmt(t['sample+apply'])} each)")
 
 
+def bench_rebind(n: int = 3000) -> None:
+    """sample()+apply() before and after binding the same model ``n`` times (re-running a notebook cell)."""
+    import gc
+    import random as _random
+
+    from tests.models import CellNet
+
+    net = CellNet()
+    space = nasnb.SearchSpace(net)
+    rng = _random.Random(0)
+    before = interleaved({"apply": lambda: space.apply(space.sample(rng))}, rounds=5, repeat=20, number=20)["apply"]
+    for _ in range(n):
+        space = nasnb.SearchSpace(net)
+    gc.collect()
+    after = interleaved({"apply": lambda: space.apply(space.sample(rng))}, rounds=5, repeat=20, number=20)["apply"]
+    listeners = len(space.decision("normal_n0_p0").listeners)
+    print(f"sample()+apply() on CellNet: {fmt(before)} before, {fmt(after)} after {n} re-binds "
+          f"(ratio {after / before:.2f}); listeners on a decision: {listeners}")
+
+
 if __name__ == "__main__":
     print(f"torch {torch.__version__}, nasnb {nasnb.__version__}")
     bench_seed_net()
     bench_darts()
     bench_import()
     bench_sample_apply()
+    bench_rebind()

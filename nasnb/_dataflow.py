@@ -148,8 +148,13 @@ class ProbeHook:
 
         self._space = weakref.ref(space) if space is not None else None
 
+    @property
+    def space(self) -> Any:
+        """The space, or None once it is gone (or in a copy)."""
+        return self._space() if self._space is not None else None
+
     def __call__(self, module: nn.Module, args: tuple, kwargs: dict | None = None) -> None:
-        space = self._space() if self._space is not None else None
+        space = self.space
         if space is not None:
             space._auto_probe(args, kwargs or {})
 

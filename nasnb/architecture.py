@@ -139,8 +139,13 @@ class Choice:
         """True when exports use names: candidates named by the user (an OrderedDict, not
         ``"0", "1", ...``), or inputs with distinct non-empty source keys. Otherwise indices."""
         if self.kind == "layer":
-            return not all(n.isdigit() for n in self.names)
+            return self.names != tuple(str(i) for i in range(len(self.names)))
         return all(self.names) and len(set(self.names)) == len(self.names)
+
+    @property
+    def _digit_names(self) -> bool:
+        """Candidate names that are digits but not their own indices: an int would be ambiguous."""
+        return self.kind == "layer" and self.named and any(n.isdigit() for n in self.names)
 
     def describe(self) -> str:
         """What a valid choice looks like, for error messages."""
@@ -168,6 +173,16 @@ class Choice:
         """
         if type(value) not in _READABLE:  # NNI's parameter dicts, tensors and arrays
             if isinstance(value, Mapping) and ("_idx" in value or "_value" in value):
+                if "_idx" in value and "_value" in value:
+                    by_idx = self.parse(value["_idx"])
+                    try:
+                        by_value = self.parse(value["_value"])
+                    except InvalidChoice:  # e.g. unnamed inputs (''): the value cannot say which
+                        by_value = by_idx
+                    if by_idx != by_value:
+                        raise InvalidChoice(f"'_idx' and '_value' naming the same choice ({self.encode(by_idx)!r} "
+                                            f"vs {self.encode(by_value)!r}); {self.describe()}")
+                    return by_idx
                 value = value["_idx"] if "_idx" in value else value["_value"]
             if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
                 value = value.tolist()
@@ -179,6 +194,9 @@ class Choice:
         if type(item) is str:
             i = self.lookup.get(item, -1)
         elif isinstance(item, int) and not isinstance(item, bool):
+            if self._digit_names:
+                raise InvalidChoice(f"a candidate name as a string: the names {list(self.names)} are digits "
+                                    f"that are not their positions, so the int {item} is ambiguous")
             i = item if 0 <= item < len(self.names) else -1
         else:
             i = -1
@@ -256,18 +274,46 @@ class Choice:
 
 
 def dump_json(arch: Mapping[str, Any], path: str | os.PathLike) -> None:
-    """Write ``arch`` as indented JSON (keys in space order)."""
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(dict(arch), f, indent=2)
-        f.write("\n")
+    """Write ``arch`` as indented JSON (keys in space order), atomically: a failed write keeps the old file."""
+    from ._atomic import write_text
+
+    write_text(path, json.dumps(dict(arch), indent=2) + "\n")
 
 
 def load_json(path: str | os.PathLike) -> Arch:
-    """Read an architecture JSON file (ours or NNI 1.x's); the object must be a mapping."""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if not isinstance(data, dict):
-        from .exceptions import ArchitectureError, Problem
+    """Read an architecture JSON file (ours or NNI 1.x's); the object must be a mapping.
 
-        raise ArchitectureError([Problem("<file>", type(data).__name__, f"a JSON object in {os.fspath(path)!r}")])
+    Raises
+    ------
+    ArchitectureError
+        The file is not UTF-8, not (complete) JSON, nested too deeply, or not an object;
+        the message names the file and where it went wrong.
+    OSError
+        The file cannot be read (missing, a folder, no permission).
+    """
+    from .exceptions import ArchitectureError, Problem
+
+    where = os.fspath(path)
+
+    def bad(value: Any, expected: str) -> ArchitectureError:
+        return ArchitectureError([Problem("<file>", value, f"{expected} in {where!r}")])
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise bad(raw[max(0, err.start - 10): err.start + 10], f"UTF-8 text (byte {err.start} is not)") from None
+    if not text.strip():
+        raise bad("", "a JSON object (the file is empty)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        truncated = err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated")
+        what = "complete JSON (the file ends early: truncated?)" if truncated else f"valid JSON ({err.msg})"
+        raise bad(text[max(0, err.pos - 20): err.pos + 20], f"{what} at line {err.lineno}, column {err.colno}") from None
+    except RecursionError:
+        raise bad("<deeply nested>", "a flat JSON object key -> choice (the file nests too deeply)") from None
+    if not isinstance(data, dict):
+        raise bad(type(data).__name__, "a JSON object")
     return data

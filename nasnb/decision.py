@@ -60,7 +60,7 @@ class Decision:
         if old == indices:
             return
         self.indices = indices
-        for listener in self.listeners:
+        for listener in tuple(self.listeners):  # a listener may remove itself (its view is gone)
             listener(self, old, indices)
 
     def __getstate__(self) -> dict[str, Any]:

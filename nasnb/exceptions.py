@@ -25,7 +25,28 @@ __all__ = [
     "NasnbError",
     "Problem",
     "SearchSpaceError",
+    "short_repr",
 ]
+
+#: Longest quote of a received value in an error message (characters).
+MAX_QUOTE = 200
+#: Most problems an ArchitectureError lists one by one (the rest are counted).
+MAX_LISTED = 20
+
+
+def short_repr(value: Any, limit: int = MAX_QUOTE) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a huge value never makes a huge message).
+
+    >>> short_repr("x" * 1000, 20)
+    "'xxxxxxxxxx... (1002 characters)"
+    """
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is still reported
+        text = f"<{type(value).__name__} object whose repr() fails>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 9]}... ({len(text)} characters)"
 
 
 class NasnbError(Exception):
@@ -44,7 +65,7 @@ class Problem:
     expected: str
 
     def __str__(self) -> str:
-        return f"{self.key!r}: got {self.value!r}, expected {self.expected}"
+        return f"{short_repr(self.key)}: got {short_repr(self.value)}, expected {self.expected}"
 
 
 class ArchitectureError(NasnbError, ValueError):
@@ -62,7 +83,9 @@ class ArchitectureError(NasnbError, ValueError):
         self.value = first.value if first else None
         n = len(self.problems)
         lines = [f"invalid architecture ({n} problem{'s' if n != 1 else ''}):"]
-        lines += [f"  - {p}" for p in self.problems]
+        lines += [f"  - {p}" for p in self.problems[:MAX_LISTED]]
+        if n > MAX_LISTED:
+            lines.append(f"  ... and {n - MAX_LISTED} more (all in .problems)")
         super().__init__("\n".join(lines))
 
 

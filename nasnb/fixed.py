@@ -67,7 +67,14 @@ class FixedInputChoice(nn.Module):
 
     def forward(self, optional_inputs: Any) -> Any:
         if isinstance(optional_inputs, Mapping):
+            missing = [k for k in self.choose_from if k not in optional_inputs]
+            if missing or len(optional_inputs) != self.n_candidates:
+                raise ValueError(f"InputChoice {self.key!r}: input dict has keys {list(optional_inputs)[:20]}, "
+                                 f"expected exactly the keys {self.choose_from}")
             optional_inputs = [optional_inputs[k] for k in self.choose_from]
+        elif len(optional_inputs) != self.n_candidates:
+            raise ValueError(f"InputChoice {self.key!r}: got {len(optional_inputs)} inputs, expected "
+                             f"{self.n_candidates} (n_candidates), as the mutable model does")
         if self._single is not None and not self.return_mask:
             return optional_inputs[self._single]
         out = reduce_outputs(self.reduction, [optional_inputs[i] for i in self.chosen])
@@ -179,7 +186,8 @@ def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | st
     arch = space.validate(fixed_arc)
     space.apply(arch)
     resolved = {k: space.decision(k).indices for k in space}
-    unused = set(space.unused())
+    space._ensure_probed(None, "apply_fixed_architecture()")
+    unused = space.unused_of(resolved)
     replacements = {}
     for key in space:
         for m in space.mutables(key):

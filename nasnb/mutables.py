@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+import weakref
 from typing import Any, Iterator, Mapping, Sequence, overload
 
 from torch import nn
@@ -50,6 +51,16 @@ __all__ = [
 ]
 
 _auto_key_counter = 0  # NNI 1.x's automatic-key counter; reset when a SearchSpace binds
+
+# mutable -> weak reference to the SearchSpace that owns its key (DESIGN rule 10: one owner per decision);
+# kept outside the modules so that they still deep-copy and pickle
+_owners: "weakref.WeakKeyDictionary[Mutable, weakref.ReferenceType]" = weakref.WeakKeyDictionary()
+
+
+def owner_of(mutable: "Mutable") -> Any:
+    """The live SearchSpace that owns ``mutable``'s key, or None."""
+    ref = _owners.get(mutable)
+    return ref() if ref is not None else None
 
 
 def global_mutable_counting() -> int:
@@ -235,8 +246,9 @@ class LayerChoice(_Choosable):
         for name, module in items:
             if not isinstance(name, str) or not name or "." in name:
                 raise ValueError(f"LayerChoice {self._key!r}: candidate name {name!r} must be a non-empty string without '.'")
-            if name in self._RESERVED:
-                raise ValueError(f"LayerChoice {self._key!r}: please don't use a reserved name {name!r} for your module")
+            if name in self._RESERVED or (hasattr(self, name) and name not in self._modules):
+                raise ValueError(f"LayerChoice {self._key!r}: please don't use a reserved name {name!r} for your module "
+                                 f"(it is an attribute of LayerChoice / nn.Module); use an OrderedDict with another name")
             if not isinstance(module, nn.Module):
                 raise TypeError(
                     f"LayerChoice {self._key!r}: candidate {name!r} must be an nn.Module, got {type(module).__name__}"
@@ -276,6 +288,13 @@ class LayerChoice(_Choosable):
 
     def __setitem__(self, idx: int | str, module: nn.Module) -> None:
         self._modules[self._name_of(idx)] = module
+        self._rebind()
+
+    def _rebind(self) -> None:
+        """Candidates changed: the owning SearchSpace binds again, so its specs stay true."""
+        owner = owner_of(self)
+        if owner is not None:
+            owner._bind()
 
     def __delitem__(self, idx: int | slice | str) -> None:
         if isinstance(idx, slice):
@@ -290,6 +309,7 @@ class LayerChoice(_Choosable):
             self.names.remove(name)
         self._decision.spec = None
         self._decision.indices = (self.names.index(current),) if current in self.names else (0,)
+        self._rebind()
 
     @property
     def length(self) -> int:
@@ -365,6 +385,9 @@ class InputChoice(_Choosable):
         where = f"InputChoice {self._key!r}"
         if n_candidates is None and choose_from is None:
             raise ValueError(f"{where}: at least one of `n_candidates` and `choose_from` must be given")
+        if isinstance(choose_from, (str, bytes)) or (choose_from is not None and not isinstance(choose_from, Sequence)):
+            raise TypeError(f"{where}: choose_from must be a list of keys, got {type(choose_from).__name__} "
+                            f"{choose_from!r}" + (f"; did you mean [{choose_from!r}]?" if isinstance(choose_from, str) else ""))
         if choose_from is None:
             if not isinstance(n_candidates, int) or isinstance(n_candidates, bool):
                 raise TypeError(f"{where}: n_candidates must be an int, got {n_candidates!r}")

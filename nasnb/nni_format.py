@@ -165,7 +165,7 @@ def from_nni_parameters(space: SearchSpace, params: Mapping[str, Any]) -> dict[s
             if idx_list is None or val_list is None or len(idx_list) != len(val_list):
                 problems.append(Problem(spec.key, value, "_idx and _value as lists of the same length"))
                 continue
-            bad = [i for i in idx_list if not (isinstance(i, int) and 0 <= i < spec.n_candidates)]
+            bad = [i for i in idx_list if not (isinstance(i, int) and not isinstance(i, bool) and 0 <= i < spec.n_candidates)]
             if bad:
                 problems.append(Problem(spec.key, value, f"_idx entries in 0..{spec.n_candidates - 1}"))
                 continue

@@ -39,6 +39,7 @@ import itertools
 import os
 import random
 import warnings
+import weakref
 from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -47,14 +48,31 @@ from torch import nn
 
 from .architecture import Choice, InvalidChoice, dump_json, load_json
 from .decision import Decision, Mixer
-from .exceptions import ArchitectureError, Problem, SearchSpaceError
-from .mutables import InputChoice, LayerChoice, Mutable, MutableScope, _reset_global_mutable_counting
+from .exceptions import ArchitectureError, Problem, SearchSpaceError, short_repr
+from .mutables import InputChoice, LayerChoice, Mutable, MutableScope, _owners, _reset_global_mutable_counting, owner_of
 
 __all__ = ["SearchSpace"]
 
 Arch = dict[str, Any]
 Observer = Callable[[dict[str, tuple[Any, Any]]], None]
 _MISSING = "<missing>"
+
+
+class _Listener:
+    """What a SearchSpace puts on a decision: holds the space weakly and leaves when it is gone."""
+
+    __slots__ = ("space",)
+
+    def __init__(self, space: "SearchSpace"):
+        self.space = weakref.ref(space)
+
+    def __call__(self, decision: Decision, old: tuple, new: tuple) -> None:
+        space = self.space()
+        if space is None:
+            if self in decision.listeners:
+                decision.listeners.remove(self)
+            return
+        space._on_decision(decision, old, new)
 
 
 def _kind(m: Mutable) -> str:
@@ -113,10 +131,20 @@ class SearchSpace(Mapping):
                 else:
                     inside = (path, module)
             for name, child in module._modules.items():
-                if child is None or id(child) in memo:
+                if child is None:
+                    continue
+                child_path = f"{path}.{name}" if path else name
+                if id(child) in memo:
+                    if inside is not None and any(isinstance(m, Mutable) for m in child.modules()):
+                        raise SearchSpaceError(
+                            f"Cannot have nested search space: the module at {child_path!r} inside "
+                            f"{_kind(inside[1])} {inside[0]!r} holds mutables and is also registered "
+                            f"elsewhere in the model; a candidate of a choice must not contain mutables",
+                            key=child_path,
+                        )
                     continue
                 memo.add(id(child))
-                visit(child, f"{path}.{name}" if path else name, scope, inside)
+                visit(child, child_path, scope, inside)
 
         memo.add(id(self.model))
         visit(self.model, "", None, None)
@@ -124,8 +152,20 @@ class SearchSpace(Mapping):
 
     def _bind(self) -> None:
         entries = self._walk()
+        # a space over a part of a model another live space owns uses that space's keys (it does not steal them)
+        outer: set[str] = set()
+        contains: dict[int, bool] = {}
+        for path, m, _ in entries:
+            owner = owner_of(m)
+            if owner is None or owner is self or owner.model is self.model:
+                continue
+            if id(owner) not in contains:
+                contains[id(owner)] = any(sub is self.model for sub in owner.model.modules())
+            if contains[id(owner)]:
+                outer.add(path)
         # explicit key, else the module path (the model itself, at path "", keeps its automatic key)
-        path_to_key = {path: m._explicit_key if m._explicit_key is not None else (path or m._auto_key)
+        path_to_key = {path: m._key if path in outer else
+                       (m._explicit_key if m._explicit_key is not None else (path or m._auto_key))
                        for path, m, _ in entries}
         groups: dict[str, list[tuple[str, Mutable, str | None]]] = {}
         for path, m, scope in entries:
@@ -158,19 +198,23 @@ class SearchSpace(Mapping):
         seen: set[str] = set()
         for path, m, _ in entries:  # pre-order: check choose_from against earlier keys
             key = path_to_key[path]
-            seen.add(key)
             if isinstance(m, InputChoice):
                 for src in m.choose_from:
                     if src == InputChoice.NO_KEY:
                         continue
                     c = canonical(src)
                     if c is None or c not in seen:
+                        earlier = sorted(seen)
+                        shown = earlier if len(earlier) <= 20 else earlier[-20:]
+                        more = "" if len(earlier) <= 20 else f" (the last 20 of {len(earlier)})"
+                        own = " (its own key)" if c == key else ""
                         raise SearchSpaceError(
-                            f"InputChoice {key!r} (at {path!r}): choose_from entry {src!r} is not NO_KEY and not "
-                            f"the key of a mutable that appears before it; keys seen so far: {sorted(seen)}",
+                            f"InputChoice {key!r} (at {path!r}): choose_from entry {src!r}{own} is not NO_KEY and "
+                            f"not the key of a mutable that appears before it; keys seen so far{more}: {shown}",
                             key=key,
                             value=src,
                         )
+            seen.add(key)
 
         for key, members in groups.items():  # check everything before changing any mutable
             first_path, first, _ = members[0]
@@ -183,10 +227,14 @@ class SearchSpace(Mapping):
             for path, m, _ in members[1:]:
                 self._check_compatible(key, first_path, first, path, m)
 
+        me = weakref.ref(self)
         for key, members in groups.items():
             first_path, first, scope = members[0]
+            borrowed = first_path in outer
             for path, m, _ in members:
-                m._bind(key, path)
+                if path not in outer:
+                    m._bind(key, path)
+                    _owners[m] = me
             paths = tuple(p for p, _, _ in members)
             al = tuple(sorted({m._auto_key for _, m, _ in members if m._auto_key and aliases.get(m._auto_key) == key}))
             scope_key = path_to_key.get(scope) if scope is not None else None
@@ -208,9 +256,13 @@ class SearchSpace(Mapping):
                 fits = False
             if not fits:
                 decision.indices = spec.default
-            decision.spec = spec
-            if self._on_decision not in decision.listeners:
-                decision.listeners.append(self._on_decision)
+            if not borrowed:
+                decision.spec = spec
+            # one listener per live space: drop those of spaces that are gone, add ours once
+            decision.listeners[:] = [
+                lis for lis in decision.listeners if not (isinstance(lis, _Listener) and lis.space() in (None, self))
+            ]
+            decision.listeners.append(_Listener(self))
             for _, m, _ in members:
                 m._decision = decision
             self._choices[key] = spec
@@ -232,9 +284,14 @@ class SearchSpace(Mapping):
         self._consumers = consumers
         self._exclusive: set[str] | None = None if consumers else set()
         self._probing = False
-        if consumers:  # learn from the first real call which of them only feed their slots
-            from ._dataflow import ProbeHook
+        from ._dataflow import ProbeHook
 
+        for hook_id, hook in list(self.model._forward_pre_hooks.items()):  # of spaces gone or superseded
+            if isinstance(hook, ProbeHook) and (hook.space is None or hook.space.model is self.model):
+                del self.model._forward_pre_hooks[hook_id]
+                self.model._forward_pre_hooks_with_kwargs.pop(hook_id, None)
+        self._probe_handle = None
+        if consumers:  # learn from the first real call which of them only feed their slots
             self._probe_handle = self.model.register_forward_pre_hook(ProbeHook(self), with_kwargs=True)
         self._feeds: dict[str, list[str]] = {}
         for source, slots in consumers.items():
@@ -399,9 +456,10 @@ class SearchSpace(Mapping):
         if key in self._ambiguous:
             return f"{key!r} is an automatic NNI key shared by several mutables of this model; use module-path keys"
         known = list(self._choices)
-        close = difflib.get_close_matches(str(key), known + list(self._aliases), n=1)
+        close = difflib.get_close_matches(str(key)[:200], known + list(self._aliases), n=1) if len(known) <= 2000 else []
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"no key {key!r} in this search space{hint}; keys are {known}"
+        listed = f"keys are {known}" if len(known) <= 20 else f"{len(known)} keys, e.g. {known[:10]}"
+        return f"no key {short_repr(key)} in this search space{hint}; {listed}"
 
     @property
     def size(self) -> int:
@@ -445,16 +503,22 @@ class SearchSpace(Mapping):
             )
         resolved: dict[str, tuple[int, ...]] = {}
         problems: list[Problem] = []
+        given: set[str] = set()  # keys present, valid or not (a bad value is not also "missing")
+        unknown = 0
         choices = self._choices
         for key, value in arch.items():
             spec = choices.get(key) if type(key) is str else None
             if spec is None:
                 canonical = self._canonical(key) if isinstance(key, str) else None
                 if canonical is None:
-                    problems.append(Problem(str(key), value, "a key of this space: " + self._unknown_key_message(key)))
+                    unknown += 1
+                    why = ("a key of this space: " + self._unknown_key_message(key) if unknown <= 20
+                           else "a key of this space")
+                    problems.append(Problem(str(key)[:200], value, why))
                     continue
                 spec = choices[canonical]
             canonical = spec.key
+            given.add(canonical)
             try:
                 indices = spec.parse(value)
             except InvalidChoice as err:
@@ -466,7 +530,7 @@ class SearchSpace(Mapping):
             resolved[canonical] = indices
         if full:
             for key, spec in self._choices.items():
-                if key not in resolved:
+                if key not in given:
                     problems.append(Problem(key, _MISSING, spec.describe()))
         if problems:
             raise ArchitectureError(problems)

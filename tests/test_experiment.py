@@ -185,3 +185,66 @@ def test_draw_best_applies_and_draws_the_best_architecture():
     assert exp.space.current() == {"op": "big"}
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert any("big" in label for label in labels), labels
+
+
+# ------------------------------------------------------------- nothing is lost
+def test_export_top_is_atomic_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    import json
+
+    net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU(), nn.Tanh()], key="act"))
+    exp = nasnb.Experiment(net, lambda m: 1.0, "grid", max_trials=2, progress=False).run()
+    path = tmp_path / "best.json"
+    exp.export_top(1, path=path)
+    before = path.read_text()
+    assert json.loads(before) == {"act": 0}
+
+    def dump_half(obj, f, **kwargs):
+        f.write('{"act": ')
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", dump_half)
+    with pytest.raises(OSError, match="No space left"):
+        exp.export_top(1, path=path)
+    assert path.read_text() == before
+    assert os.listdir(tmp_path) == ["best.json"]  # no temporary file left behind
+
+
+def tiny_net():
+    return nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU(), nn.Tanh()], key="act"),
+                         mutables.LayerChoice([nn.Identity(), nn.Sigmoid()], key="out"))
+
+
+@pytest.mark.parametrize("journal", [False, True])
+@pytest.mark.parametrize("strategy", ["grid", "random", "evolution", "tpe", "rl"])
+def test_an_interrupted_trial_is_evaluated_on_the_next_run(tmp_path, strategy, journal):
+    if strategy == "tpe":
+        pytest.importorskip("optuna")
+    space = SearchSpace(tiny_net())
+    calls, finished = [], []
+
+    def evaluate(model):
+        arch = (type(model[0]).__name__, type(model[1]).__name__)
+        calls.append(arch)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        finished.append(arch)
+        return float(len(finished))
+
+    kwargs = {"max_trials": space.size, "seed": 0, "progress": False}
+    if journal:
+        kwargs["journal"] = tmp_path / "j.jsonl"
+    exp = nasnb.Experiment(space, evaluate, strategy, **kwargs)
+    with pytest.raises(KeyboardInterrupt):
+        exp.run()
+    interrupted = calls[2]
+    assert len(exp.history) == 2
+    exp.run()
+    assert interrupted in finished
+    assert len(finished) == len(set(finished)) == exp.n_done == space.size
+    if strategy in ("grid", "random"):
+        assert sorted(finished) == sorted(set(calls))  # every architecture of the space, each once
+    assert sorted(t.number for t in exp.history) == list(range(space.size))
+    if journal:
+        from nasnb.journal import Journal
+
+        assert sorted(t.number for t in Journal(tmp_path / "j.jsonl", space).read()) == list(range(space.size))

@@ -261,12 +261,10 @@ _INPUTS: "weakref.WeakKeyDictionary[Any, _LastInput]" = weakref.WeakKeyDictionar
 
 
 def _space_of(mutable: Any) -> Any:
-    """The SearchSpace a mutable is bound to (found through its decision's listeners), or None."""
-    for listener in mutable.decision.listeners:
-        owner = getattr(listener, "__self__", None)
-        if owner is not None and type(owner).__name__ == "SearchSpace":
-            return owner
-    return None
+    """The SearchSpace a mutable is bound to, or None."""
+    from ..mutables import owner_of
+
+    return owner_of(mutable)
 
 
 class ChoiceWidget:
