@@ -80,10 +80,10 @@ def to_nni_search_space(space: SearchSpace) -> dict[str, dict[str, Any]]:
 
 def save_nni_search_space(space: SearchSpace, path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """Write :func:`to_nni_search_space` to ``path`` as ``nnictl ss_gen`` did; return it."""
+    from ._atomic import write_text
+
     data = to_nni_search_space(space)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, sort_keys=True, indent=2)
-        f.write("\n")
+    write_text(path, json.dumps(data, sort_keys=True, indent=2) + "\n")
     return data
 
 

@@ -155,9 +155,9 @@ class TabularBenchmark:
             "meta": meta,
             "rows": self.rows,
         }
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=None, separators=(",", ":"))
-            f.write("\n")
+        from .._atomic import write_text
+
+        write_text(path, json.dumps(data, indent=None, separators=(",", ":")) + "\n")
 
     @classmethod
     def load(cls, space: SearchSpace, path: str | os.PathLike) -> TabularBenchmark:
