@@ -24,14 +24,17 @@ Experiment(GridSearch, 4/4 trials, 0 failed, best 20)
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import warnings
+from collections import Counter
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from torch import nn
 
+from ._atomic import atomic_file
 from ._trial import Outcome, Trial, interpret
-from .architecture import dump_json
 from .executors import Executor, make_executor
 from .journal import Journal
 from .space import SearchSpace
@@ -71,7 +74,10 @@ class Experiment:
     concurrency : int
         Trials at once (process and Ray executors; inline runs one at a time).
     journal : path, optional
-        Append-only JSON-lines record; if it exists, :meth:`run` resumes from it.
+        Append-only JSON-lines record (:mod:`nasnb.journal`); if it exists, :meth:`run`
+        resumes from it. :meth:`run` creates and locks it before the first trial, and
+        refuses one written for another space, other candidates, or another strategy,
+        strategy settings (seed included), metric or mode.
     timeout : float, optional
         Seconds per trial; slower trials are stopped and recorded as ``"timeout"``.
     metric : str, optional
@@ -140,10 +146,11 @@ class Experiment:
         self.mode = mode
         self.progress = progress
         self.journal = None if journal is None else Journal(
-            journal, self.space, meta={"strategy": self.strategy.name, "metric": metric, "mode": mode})
+            journal, self.space, meta={"strategy": self.strategy.name, "strategy_settings": _settings(self.strategy),
+                                       "metric": metric, "mode": mode})
         self.history: list[Trial] = []
-        self._loaded = False
         self._next_number = 0
+        self._unfinished: dict[int, dict[str, Any]] = {}  # asked, trial not recorded (an interrupted run)
         self.max_rejections = 1000
 
     # ------------------------------------------------------------------ views
@@ -184,7 +191,9 @@ class Experiment:
         if path is not None:
             if not archs:
                 raise ValueError("export_top: no successful trial yet, nothing to write")
-            dump_json(archs[0], path)
+            with atomic_file(path) as f:  # a failed write keeps the previous file
+                json.dump(archs[0], f, indent=2)
+                f.write("\n")
         return archs
 
     def rows(self) -> list[dict[str, Any]]:
@@ -205,22 +214,47 @@ class Experiment:
             return None
         return score if self.mode == "max" else -score
 
-    def _resume(self) -> None:
-        if self._loaded:
+    def _sync(self) -> None:
+        """Open (create, lock) the journal and take in the trials this experiment does not know yet.
+
+        Runs before the first trial, so a bad journal path fails before any work is done.
+        """
+        if self.journal is None:
             return
-        self._loaded = True
-        if self.journal is None or self.history:
-            return
-        for trial in self.journal.read():
+        trials = self.journal.open()
+        known = Counter((t.number, self._arch_key(t.arch)) for t in self.history)
+        for trial in trials:
+            key = (trial.number, self._arch_key(trial.arch))
+            if known[key] > 0:
+                known[key] -= 1
+                continue
             self.history.append(trial)
             self.strategy.tell(trial.arch, self._signed(trial.score) if trial.ok else None)
-        if self.history:
-            self._next_number = max(t.number for t in self.history) + 1
+        used = {t.number for t in self.history}
+        self._next_number = max(self._next_number, self.journal.max_number + 1, *(n + 1 for n in used))
+        if self._unfinished:  # another writer may have finished or numbered them meanwhile
+            done = {self._arch_key(t.arch) for t in self.history if t.status != "rejected"}
+            unfinished, self._unfinished = self._unfinished, {}
+            for number, arch in sorted(unfinished.items()):
+                if self._arch_key(arch) in done:
+                    continue
+                if number in used:
+                    number, self._next_number = self._next_number, self._next_number + 1
+                self._unfinished[number] = arch
+
+    def _arch_key(self, arch: Mapping[str, Any]) -> str:
+        """The same text for the same architecture in any encoding."""
+        try:
+            arch = self.space.validate(arch)
+        except (ValueError, LookupError, TypeError):
+            pass
+        return json.dumps(arch, sort_keys=True, default=str)
 
     def _record(self, trial: Trial, live: LiveProgress | None) -> None:
         if self.journal is not None:
             self.journal.append(trial)
         self.history.append(trial)
+        self._unfinished.pop(trial.number, None)
         self.strategy.tell(trial.arch, self._signed(trial.score) if trial.ok else None)
         if live is not None:
             live.update(trial)
@@ -237,34 +271,59 @@ class Experiment:
         """Run until ``max_trials`` trials are evaluated or the strategy is exhausted.
 
         Resumes from the journal when it exists: finished trials are neither lost nor
-        repeated and the strategy is told each of them. Returns ``self``.
-        """
-        self._resume()
-        from ._experiment_live import make_progress
+        repeated and the strategy is told each of them. A trial that never finished (the
+        run was interrupted, e.g. by KeyboardInterrupt) is evaluated by the next ``run()``.
+        Returns ``self``.
 
-        live = make_progress(self, self.progress if progress is None else progress)
+        Raises
+        ------
+        nasnb.journal.JournalError
+            Before any trial, if the journal cannot be created or opened, is being written
+            by another experiment, or belongs to another space or other settings.
+        """
+        live = None
+        try:
+            self._sync()
+            from ._experiment_live import make_progress
+
+            live = make_progress(self, self.progress if progress is None else progress)
+            self._loop(live)
+        finally:
+            if self.journal is not None:
+                self.journal.close()
+            if live is not None:
+                live.close()
+        return self
+
+    def _loop(self, live: LiveProgress | None) -> None:
         want_model = not getattr(self.evaluate, "takes_arch", False)
+        retry = sorted(self._unfinished.items())  # asked by an earlier run, never finished
         self.executor.start(self.evaluate, self.concurrency)
         pending: dict[int, dict[str, Any]] = {}
         exhausted = False
         rejections = 0
         try:
             while True:
-                while (not exhausted and self.executor.free > 0
+                while (self.executor.free > 0 and (retry or not exhausted)
                        and self.n_done + len(pending) < self.max_trials):
-                    arch = self.strategy.ask()
-                    if arch is None:
-                        exhausted = True
-                        break
-                    number, self._next_number = self._next_number, self._next_number + 1
+                    if retry:
+                        number, arch = retry.pop(0)
+                    else:
+                        arch = self.strategy.ask()
+                        if arch is None:
+                            exhausted = True
+                            break
+                        number, self._next_number = self._next_number, self._next_number + 1
+                        self._unfinished[number] = arch  # until its trial is recorded
                     model = self.space.fix(arch) if (want_model or self.constraint is not None) else None
                     if self.constraint is not None and not self._allowed(model, arch):
                         self._record(Trial(number, arch, "rejected", error="rejected by the constraint"), live)
                         rejections += 1
                         if rejections >= self.max_rejections:
                             warnings.warn(f"Experiment: stopped after {rejections} architectures in a row were "
-                                          f"rejected by the constraint", stacklevel=2)
+                                          f"rejected by the constraint", stacklevel=3)
                             exhausted = True
+                            retry.clear()
                             break
                         continue
                     rejections = 0
@@ -273,14 +332,10 @@ class Experiment:
                 if not pending:
                     break
                 for number, outcome in self.executor.wait(timeout=1.0):
-                    self._record(self._finish(number, pending.pop(number), outcome), live)
+                    self._record(self._finish(number, pending[number], outcome), live)
+                    del pending[number]  # only once it is recorded
         finally:
             self.executor.shutdown()
-            if self.journal is not None:
-                self.journal.close()
-            if live is not None:
-                live.close()
-        return self
 
     def _allowed(self, model: nn.Module, arch: Mapping[str, Any]) -> bool:
         try:
@@ -313,3 +368,21 @@ class Experiment:
             raise ValueError("draw_best: no successful trial yet")
         self.space.apply(best[0].arch)
         return draw_space(self.space, **kwargs)
+
+
+def _settings(strategy: Strategy) -> dict[str, Any]:
+    """The strategy's constructor settings that are plain values (seed, population_size ...)."""
+    try:
+        params = inspect.signature(type(strategy).__init__).parameters
+    except (TypeError, ValueError):
+        return {}
+    out: dict[str, Any] = {}
+    for name, param in params.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if not hasattr(strategy, name):
+            continue
+        value = getattr(strategy, name)
+        if value is None or isinstance(value, (bool, int, float, str)):
+            out[name] = value
+    return out

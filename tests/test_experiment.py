@@ -192,21 +192,30 @@ def test_export_top_is_atomic_a_failed_write_keeps_the_previous_file(tmp_path, m
     import json
 
     net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU(), nn.Tanh()], key="act"))
-    exp = nasnb.Experiment(net, lambda m: 1.0, "grid", max_trials=2, progress=False).run()
+    scores = {"Identity": 1.0, "ReLU": 2.0, "Tanh": 0.5}
+    exp = nasnb.Experiment(net, lambda m: scores[type(m[0]).__name__], "grid", max_trials=3, progress=False).run()
     path = tmp_path / "best.json"
     exp.export_top(1, path=path)
     before = path.read_text()
-    assert json.loads(before) == {"act": 0}
+    assert json.loads(before) == {"act": 1}
+    exp.mode = "min"  # another best: a write that went through would change the file
 
     def dump_half(obj, f, **kwargs):
         f.write('{"act": ')
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(json, "dump", dump_half)
-    with pytest.raises(OSError, match="No space left"):
-        exp.export_top(1, path=path)
-    assert path.read_text() == before
-    assert os.listdir(tmp_path) == ["best.json"]  # no temporary file left behind
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    for target, name, broken in [(json, "dump", dump_half), (os, "fsync", full_disk)]:
+        with monkeypatch.context() as m:
+            m.setattr(target, name, broken)
+            with pytest.raises(OSError, match="No space left"):
+                exp.export_top(1, path=path)
+        assert path.read_text() == before
+        assert os.listdir(tmp_path) == ["best.json"]  # no temporary file left behind
+    exp.export_top(1, path=path)
+    assert json.loads(path.read_text()) == {"act": 2}
 
 
 def tiny_net():

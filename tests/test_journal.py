@@ -79,13 +79,25 @@ def net():
 
 def test_resume_in_process_rebuilds_the_strategy(tmp_path):
     path = tmp_path / "j.jsonl"
-    first = nasnb.Experiment(net(), lambda m: 1.0, "random", seed=0, max_trials=5, journal=path, progress=False)
+    first = nasnb.Experiment(net(), lambda m: 1.0, RegularizedEvolution(population_size=4, sample_size=2, seed=1),
+                             max_trials=5, journal=path, progress=False)
     first.run()
     strategy = RegularizedEvolution(population_size=4, sample_size=2, seed=1)
     second = nasnb.Experiment(net(), lambda m: 2.0, strategy, max_trials=8, journal=path, progress=False).run()
     assert [t.score for t in second.history] == [1.0] * 5 + [2.0] * 3
     assert strategy.n_told == 8 and len(strategy.population) == 4
     assert [t.number for t in second.history] == list(range(8))
+
+
+def test_the_same_experiment_picks_up_trials_another_one_appended(tmp_path):
+    path = tmp_path / "j.jsonl"
+    first = nasnb.Experiment(net(), lambda m: 1.0, "grid", max_trials=2, journal=path, progress=False).run()
+    nasnb.Experiment(net(), lambda m: 2.0, "grid", max_trials=4, journal=path, progress=False).run()
+    first.max_trials = 6
+    first.run()  # was: numbers 2 and 3 written a second time
+    assert [t.number for t in first.history] == list(range(6))
+    assert [t.number for t in Journal(path, SearchSpace(net())).read()] == list(range(6))
+    assert len({json.dumps(t.arch, sort_keys=True) for t in first.history}) == 6
 
 
 def test_foreign_journal_is_refused(tmp_path):
@@ -110,16 +122,17 @@ def test_every_trial_is_on_disk_when_it_ends_and_a_torn_line_is_skipped(tmp_path
         return 1.0
 
     nasnb.Experiment(space, evaluate, "grid", max_trials=3, journal=path, progress=False).run()
-    assert lines_seen == [0, 2, 3]  # header + each earlier trial already written
+    assert lines_seen == [1, 2, 3]  # the header before the first trial, then each earlier trial
     with open(path, "a") as f:
         f.write('{"type": "trial", "number": 3, "ar')  # killed mid-write
-    with pytest.warns(UserWarning, match=r"ignoring a torn last line 5"):
+    with pytest.warns(UserWarning, match=r"skipped 1 damaged line .*line 5: not JSON .*cut short"):
         trials = Journal(path, space).read()
     assert [t.number for t in trials] == [0, 1, 2]
-    with pytest.warns(UserWarning, match="torn"):
+    with pytest.warns(UserWarning, match="cut short"):
         exp = nasnb.Experiment(net(), lambda m: 1.0, "grid", max_trials=4, journal=path, progress=False).run()
     assert [t.number for t in exp.history] == [0, 1, 2, 3]
-    assert [t.number for t in Journal(path, space).read()] == [0, 1, 2, 3]
+    with pytest.warns(UserWarning, match="line 5"):  # kept, on its own line, and still reported
+        assert [t.number for t in Journal(path, space).read()] == [0, 1, 2, 3]
 
 
 def test_failed_trials_round_trip(tmp_path):

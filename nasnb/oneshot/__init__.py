@@ -8,7 +8,7 @@ format (``space.fix(trainer.export())`` is the final model).
 
 from __future__ import annotations
 
-from ._base import OneShotTrainer, TrainingError, accuracy
+from ._base import CheckpointError, OneShotTrainer, TrainingError, accuracy
 from .callbacks import (
     ArchitectureCheckpoint,
     Callback,
@@ -28,6 +28,7 @@ __all__ = [
     "ArchitectureCheckpoint",
     "Callback",
     "Checkpoint",
+    "CheckpointError",
     "DartsTrainer",
     "EnasController",
     "EnasTrainer",

@@ -1,7 +1,9 @@
 """Callbacks for the one-shot trainers: checkpoints, exported architectures, LR schedules.
 
 A callback sees the trainer through :meth:`Callback.build` and hears the loop's events;
-the trainers write nothing to disk unless a callback here does.
+the trainers write nothing to disk unless a callback here does. Every file is written
+atomically (a temporary file beside it, then a rename): a crash or a full disk during a
+save leaves the previous file as it was.
 
 Examples
 --------
@@ -18,11 +20,14 @@ Examples
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from .._atomic import atomic_file, save_with
 
 __all__ = ["ArchitectureCheckpoint", "Callback", "Checkpoint", "LRSchedulerCallback", "ModelCheckpoint"]
 
@@ -59,7 +64,10 @@ class ArchitectureCheckpoint(_DirCallback):
     """Write the exported architecture to ``<dir>/epoch_{n}.json`` after every epoch (NNI name)."""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        self.trainer.export(self._path(f"epoch_{epoch}.json"))
+        arch = self.trainer.export()
+        with atomic_file(self._path(f"epoch_{epoch}.json"), "w") as f:
+            json.dump(dict(arch), f, indent=2)
+            f.write("\n")
 
 
 class ModelCheckpoint(_DirCallback):
@@ -68,7 +76,8 @@ class ModelCheckpoint(_DirCallback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         model = self.trainer.model
         model = getattr(model, "module", model)  # unwrap DataParallel
-        torch.save(model.state_dict(), self._path(f"epoch_{epoch}.pth.tar"))
+        state = model.state_dict()
+        save_with(self._path(f"epoch_{epoch}.pth.tar"), lambda f: torch.save(state, f))
 
 
 class Checkpoint(_DirCallback):

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..architecture import dump_json
+from ..exceptions import SearchSpaceError
 from ..mutables import InputChoice, LayerChoice, MutableScope
 from ..space import SearchSpace
 from ._base import OneShotTrainer
@@ -263,6 +264,23 @@ class EnasTrainer(OneShotTrainer):
                                      "tanh_constant": tanh_constant, "temperature": temperature, "skip_target": skip_target}
         self.history_samples = history_samples
         super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, **kwargs)
+
+    def _check_space(self) -> None:
+        """Refuse a model with nothing to search: the controller would have no decision to learn."""
+        if any(spec.size > 1 for spec in self.space.values()):
+            return
+        what = f"{type(self).__name__}: the model ({type(self.model).__name__})"
+        if not len(self.space):
+            raise SearchSpaceError(
+                f"{what} has no LayerChoice or InputChoice to search, so the controller has no decision to learn; "
+                f"add mutables to the model, or train it as a plain nn.Module", value=type(self.model).__name__)
+        keys = list(self.space.items())
+        listed = ", ".join(f"{k!r} ({s.size} option{'s' if s.size != 1 else ''})" for k, s in keys[:8])
+        more = f" and {len(keys) - 8} more" if len(keys) > 8 else ""
+        raise SearchSpaceError(
+            f"{what} has no LayerChoice or InputChoice with two or more options to search; every key has a single "
+            f"option: {listed}{more}; give a LayerChoice two or more candidates (or an InputChoice more inputs than "
+            f"it chooses)", key=keys[0][0], value=keys[0][1].size)
 
     def _build(self) -> None:
         torch_state = torch.get_rng_state()

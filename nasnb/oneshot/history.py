@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._atomic import atomic_file
 from ..exceptions import NasnbError
 
 __all__ = ["ArchHistory", "ArchRecord"]
@@ -166,8 +167,8 @@ class ArchHistory:
         return h
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the history as JSON."""
-        with open(path, "w", encoding="utf-8") as f:
+        """Write the history as JSON, atomically: a failed write keeps the previous file."""
+        with atomic_file(path, "w") as f:
             json.dump(self.to_dict(), f)
 
     @classmethod

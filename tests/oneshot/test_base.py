@@ -7,9 +7,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from nasnb.exceptions import SearchSpaceError
 from nasnb.oneshot import (
     Callback,
+    DartsTrainer,
+    EnasTrainer,
     LRSchedulerCallback,
+    ProxylessTrainer,
     SPOSTrainer,
     TrainingError,
     accuracy,
@@ -134,3 +138,27 @@ def test_live_plot_is_throttled(monkeypatch):
     m.record()  # 10 s in: still over budget
     m.record()  # 50 s in: 2 s <= 2.5 s, draw
     assert len(drawn) == 2
+
+
+def test_a_model_with_nothing_to_search():
+    """Before: EnasTrainer was built, then train() died with IndexError: pop from empty list
+    (no mutables) or 'element 0 of tensors does not require grad' (only one-option keys)."""
+    from torch import nn
+
+    from nasnb import mutables
+
+    train, valid = digits(n_train=64)
+    with pytest.raises(SearchSpaceError, match=r"EnasTrainer: the model \(Sequential\) has no LayerChoice or "
+                                               r"InputChoice to search"):
+        EnasTrainer(nn.Sequential(nn.Linear(64, 10)), F.cross_entropy, dataset_train=train, progress=False)
+    one_option = nn.Sequential(nn.Linear(64, 10), mutables.LayerChoice([nn.ReLU()], key="act"))
+    with pytest.raises(SearchSpaceError, match=r"every key has a single option: 'act' \(1 option\)"):
+        EnasTrainer(one_option, F.cross_entropy, dataset_train=train, progress=False)
+    # the other trainers train such a model as a plain one and export the empty architecture
+    for cls in (DartsTrainer, ProxylessTrainer, SPOSTrainer):
+        t = cls(nn.Sequential(nn.Linear(64, 10)), F.cross_entropy, dataset_train=train, dataset_valid=valid,
+                progress=False)
+        t.train()
+        if cls is SPOSTrainer:
+            t.search(population=2, generations=1)
+        assert t.export() == {} and t.epoch == 1
