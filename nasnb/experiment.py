@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from torch import nn
 
 from ._atomic import atomic_file
-from ._trial import Outcome, Trial, interpret
+from ._trial import Outcome, Trial, check_timeout, interpret
 from .executors import Executor, make_executor
 from .journal import Journal
 from .space import SearchSpace
@@ -80,6 +80,7 @@ class Experiment:
         strategy settings (seed included), metric or mode.
     timeout : float, optional
         Seconds per trial; slower trials are stopped and recorded as ``"timeout"``.
+        None or ``float("inf")``: no limit.
     metric : str, optional
         Which entry of ``evaluate``'s dict is the score.
     mode : {"max", "min"}
@@ -127,8 +128,7 @@ class Experiment:
             raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+        check_timeout(timeout)  # ValueError for NaN, <= 0, bools, non-numbers; inf: no limit
         if progress not in ("auto", True, False):
             raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
         self.evaluate = evaluate

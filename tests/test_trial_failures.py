@@ -111,7 +111,7 @@ def test_odd_results_and_exceptions_are_recorded_failures_in_processes():
     (10**400, None),
     (float("nan"), "evaluate returned a non-finite score: nan"),
     ("x" * 10_000, None),
-])
+], ids=["huge-int", "nan", "long-str"])
 def test_interpret_never_raises_and_caps_what_it_shows(value, expected):
     score, metrics, error = _trial.interpret(value, None)
     assert score is None and error and len(error) < 400
@@ -149,7 +149,6 @@ def test_good_timeouts_are_normalised():
     assert _trial.check_timeout(2) == 2.0 and type(_trial.check_timeout(2)) is float
 
 
-@pytest.mark.xfail(strict=True, reason="needs the Experiment to call _trial.check_timeout (experiment.py change)")
 @pytest.mark.parametrize("bad", ["10", True])
 def test_experiment_refuses_non_number_timeouts_up_front(bad):
     with pytest.raises(ValueError, match=r"^timeout must be a positive number of seconds or None, got "):
@@ -224,7 +223,9 @@ def test_an_alarm_landing_while_the_error_or_result_is_converted_does_not_escape
                            timeout=30, progress=False).run()
     assert statuses(exp) == {"slow_message": ("failed", None, "SlowMessageError: slow message"),
                              "slow_item": ("ok", 0.75, None)}
-    assert len(harmless_sigalrm) == 2  # both alarms went to the previous handler, after the trial's timer was off
+    # every alarm went to the previous handler: the trial's timer was already off (the message is formatted twice,
+    # for the error and for the traceback)
+    assert len(harmless_sigalrm) >= 2
 
 
 def test_the_timer_is_off_and_the_handler_restored_after_every_kind_of_end(harmless_sigalrm):
@@ -253,8 +254,8 @@ DRIVER = textwrap.dedent("""
 
     if __name__ == "__main__":
         net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU()], key="op"))
-        nasnb.Experiment(net, evaluate, "grid", max_trials=2, executor="process", concurrency=2,
-                         progress=False).run()
+        nasnb.Experiment(net, evaluate, "grid", max_trials=2, executor=nasnb.executors.ProcessExecutor(sys.argv[1]),
+                         concurrency=2, progress=False).run()
 """)
 
 
@@ -268,24 +269,30 @@ def _stat(pid: int) -> tuple[str, int, str] | None:
     return None if fields[0] in "ZX" else (fields[0], int(fields[1]), fields[19])
 
 
-def _children(pid: int) -> dict[int, str]:
-    out = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit() and (st := _stat(int(name))) is not None and st[1] == pid:
-            out[int(name)] = st[2]
+def _descendants(pid: int) -> dict[int, str]:
+    """Live descendants of ``pid``: their start times by pid."""
+    stats = {int(n): st for n in os.listdir("/proc") if n.isdigit() and (st := _stat(int(n))) is not None}
+    out: dict[int, str] = {}
+    parents = {pid}
+    while parents:
+        found = {p: st[2] for p, st in stats.items() if st[1] in parents and p not in out}
+        out.update(found)
+        parents = set(found)
     return out
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_workers_and_resource_tracker_die_with_a_killed_driver(tmp_path):
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver", "fork"])
+def test_workers_and_resource_tracker_die_with_a_killed_driver(tmp_path, start_method):
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=tmp_path,
-                              env=env, start_new_session=True)
+    driver = subprocess.Popen([sys.executable, str(script), start_method], stdout=subprocess.PIPE, text=True,
+                              cwd=tmp_path, env=env, start_new_session=True)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in driver.stdout], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in driver.stdout], daemon=True)
+    reader.start()
     tracked: dict[int, str] = {}
     try:
         workers = set()
@@ -294,8 +301,9 @@ def test_workers_and_resource_tracker_die_with_a_killed_driver(tmp_path):
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             if line.startswith("WORKER"):
                 workers.add(int(line.split()[1]))
-        tracked = _children(driver.pid)  # the workers and the multiprocessing resource tracker
-        assert workers <= set(tracked) and len(tracked) >= 3, (workers, tracked)
+        # the workers, and with spawn / forkserver the resource tracker and the fork server
+        tracked = _descendants(driver.pid)
+        assert workers <= set(tracked) and len(tracked) >= (2 if start_method == "fork" else 3), (workers, tracked)
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(timeout=10)
         deadline = time.monotonic() + 5
@@ -314,3 +322,5 @@ def test_workers_and_resource_tracker_die_with_a_killed_driver(tmp_path):
             if st is not None and st[2] == start:
                 os.kill(pid, signal.SIGKILL)
         driver.wait(timeout=10)
+        reader.join(timeout=5)  # EOF once every process holding the pipe is gone
+        driver.stdout.close()

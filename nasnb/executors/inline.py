@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .._trial import Outcome, run_evaluate
+from .._trial import Outcome, check_timeout, run_evaluate
 from ._base import Executor
 
 __all__ = ["InlineExecutor"]
@@ -36,7 +36,7 @@ class InlineExecutor(Executor):
         self.slots = 1
 
     def submit(self, trial_id: int, target: Any, timeout: float | None) -> None:
-        self._running[trial_id] = (target, timeout)
+        self._running[trial_id] = (target, check_timeout(timeout))
 
     def wait(self, timeout: float | None = None) -> list[tuple[int, Outcome]]:
         done = []

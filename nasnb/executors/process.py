@@ -5,20 +5,38 @@ and then one fixed model per trial. ``evaluate`` and the models are serialised w
 cloudpickle when it is installed (so functions defined in a notebook work), otherwise
 with pickle. A trial over its time limit, or a worker that dies, costs only that worker:
 it is killed and replaced, and the trial is recorded as timed out / failed.
+
+Workers die with their driver, even one killed with ``kill -9``: on Linux the kernel
+kills a worker when the driver thread that started it ends (``PR_SET_PDEATHSIG``), and
+on every POSIX system each worker also watches its parent process (and, under
+``forkserver``, the driver) and exits when it is gone. So a hung trial cannot outlive
+its search, and neither can the multiprocessing resource tracker (it exits once the
+driver and the workers have closed its pipe). Hence use a ``ProcessExecutor`` from one
+thread, which outlives its workers (as ``Experiment.run`` does: it starts and shuts
+them down itself).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
+import select
+import signal
+import sys
+import threading
 import time
 from multiprocessing.connection import wait as wait_connections
 from typing import Any, Callable
 
-from .._trial import Outcome, run_evaluate
+from .._trial import Outcome, check_timeout, run_evaluate
 from ._base import Executor
 
 __all__ = ["ProcessExecutor"]
+
+_MAX_WAIT = 3600.0  # seconds one wait on the workers' pipes lasts at most (poll() overflows near 2e6 s)
+_WATCH_INTERVAL = 0.2  # seconds between a worker's checks that its parent is alive
+_PR_SET_PDEATHSIG = 1
 
 
 def _dumps(obj: Any) -> bytes:
@@ -29,8 +47,66 @@ def _dumps(obj: Any) -> bytes:
     return cloudpickle.dumps(obj)
 
 
-def _worker_main(conn: Any, threads: int | None) -> None:
+def _die_with_parent(driver_pid: int, start_method: str) -> None:
+    """End this worker as soon as the driver that started it is gone (kill -9 included).
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel kills us when our parent
+    ends. Everywhere (POSIX): a daemon thread watches the parent (``os.getppid()``
+    changes when it dies and we are re-parented) and, under ``forkserver`` (where the
+    parent is the fork server, which outlives the driver while any worker lives), the
+    driver itself; it then ends the process, whatever the main thread is doing (a hung
+    ``evaluate`` included).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no libc / no prctl: the watcher below still works
+            pass
+    parent = os.getppid()
+    # the parent is the driver (spawn, fork) or the fork server; if it is not the driver any
+    # more, the driver died before the death signal and the watcher were in place
+    if start_method != "forkserver" and parent != driver_pid:
+        os._exit(1)
+    if os.name != "posix":
+        return
+    driver_fd = None
+    if start_method == "forkserver" and hasattr(os, "pidfd_open"):
+        try:
+            driver_fd = os.pidfd_open(driver_pid)  # readable once the driver has exited
+        except ProcessLookupError:
+            os._exit(1)
+        except OSError:  # an old kernel: poll the pid instead
+            pass
+
+    def driver_gone() -> bool:
+        if start_method != "forkserver":
+            return False
+        if driver_fd is not None:
+            return bool(select.select([driver_fd], [], [], 0)[0])
+        try:
+            os.kill(driver_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # the pid now belongs to another user's process
+            return True
+        return False
+
+    def watch() -> None:
+        while os.getppid() == parent and not driver_gone():
+            time.sleep(_WATCH_INTERVAL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nasnb-watch-driver", daemon=True).start()
+
+
+def _worker_main(conn: Any, threads: int | None, driver_pid: int | None = None,
+                 start_method: str = "spawn") -> None:
     """Worker loop: receive evaluate, then targets; send back outcomes."""
+    if driver_pid is not None:
+        _die_with_parent(driver_pid, start_method)
     if threads is not None:
         import torch
 
@@ -73,7 +149,8 @@ _DIED_HINT = (" (with start_method 'spawn'/'forkserver' a script must start the 
 class _Worker:
     def __init__(self, ctx: Any, evaluate_bytes: bytes, threads: int | None):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, threads), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid(), ctx.get_start_method()),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.evaluate_bytes = evaluate_bytes
@@ -147,6 +224,7 @@ class ProcessExecutor(Executor):
         return w
 
     def submit(self, trial_id: int, target: Any, timeout: float | None) -> None:
+        timeout = check_timeout(timeout)  # inf: no limit
         w = self._idle_worker()
         w.conn.send_bytes(_dumps((target, timeout)))
         w.task = [trial_id, None, timeout]
@@ -170,6 +248,8 @@ class ProcessExecutor(Executor):
         if deadlines:
             until = max(0.0, min(deadlines) - now)
             limit = until if limit is None else min(limit, until)
+        if limit is not None:
+            limit = min(limit, _MAX_WAIT)  # wait() loops until a trial ends or its own timeout
         ready = wait_connections([w.conn for w in busy], timeout=limit)
         done: list[tuple[int, Outcome]] = []
         for w in busy:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .._trial import Outcome, run_evaluate
+from .._trial import Outcome, check_timeout, run_evaluate
 from ._base import Executor
 
 __all__ = ["RayExecutor"]
+
+_MAX_WAIT = 3600.0  # seconds one wait() blocks at most
 
 
 def _import_ray() -> Any:
@@ -79,6 +81,7 @@ class RayExecutor(Executor):
         self._refs: dict[Any, tuple[int, float, float | None]] = {}
 
     def submit(self, trial_id: int, target: Any, timeout: float | None) -> None:
+        timeout = check_timeout(timeout)  # inf: no limit
         ref = self._remote.remote(self._evaluate_ref, target, timeout)
         self._refs[ref] = (trial_id, time.perf_counter(), timeout)
         self._running[trial_id] = ref
@@ -93,6 +96,8 @@ class RayExecutor(Executor):
         if deadlines:
             until = max(0.0, min(deadlines) - now)
             limit = until if limit is None else min(limit, until)
+        if limit is not None:
+            limit = min(limit, _MAX_WAIT)  # ray.wait overflows on huge timeouts; callers loop
         ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=limit)
         ready_set = set(ready)
         if ready:  # collect everything else that is already done too
