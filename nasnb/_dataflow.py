@@ -147,6 +147,7 @@ class ProbeHook:
         import weakref
 
         self._space = weakref.ref(space) if space is not None else None
+        self.handle: Any = None  # set by the space; a hook whose space is gone removes itself
 
     @property
     def space(self) -> Any:
@@ -157,6 +158,9 @@ class ProbeHook:
         space = self.space
         if space is not None:
             space._auto_probe(args, kwargs or {})
+        elif self.handle is not None:
+            self.handle.remove()
+            self.handle = None
 
     def __deepcopy__(self, memo: dict) -> "ProbeHook":
         return ProbeHook()

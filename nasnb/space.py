@@ -260,7 +260,8 @@ class SearchSpace(Mapping):
                 decision.spec = spec
             # one listener per live space: drop those of spaces that are gone, add ours once
             decision.listeners[:] = [
-                lis for lis in decision.listeners if not (isinstance(lis, _Listener) and lis.space() in (None, self))
+                lis for lis in decision.listeners
+                if not (isinstance(lis, _Listener) and (lis.space() is None or lis.space() is self))
             ]
             decision.listeners.append(_Listener(self))
             for _, m, _ in members:
@@ -286,13 +287,14 @@ class SearchSpace(Mapping):
         self._probing = False
         from ._dataflow import ProbeHook
 
-        for hook_id, hook in list(self.model._forward_pre_hooks.items()):  # of spaces gone or superseded
-            if isinstance(hook, ProbeHook) and (hook.space is None or hook.space.model is self.model):
+        for hook_id, hook in list(self.model._forward_pre_hooks.items()):  # of spaces that are gone, or ours
+            if isinstance(hook, ProbeHook) and (hook.space is None or hook.space is self):
                 del self.model._forward_pre_hooks[hook_id]
                 self.model._forward_pre_hooks_with_kwargs.pop(hook_id, None)
         self._probe_handle = None
         if consumers:  # learn from the first real call which of them only feed their slots
-            self._probe_handle = self.model.register_forward_pre_hook(ProbeHook(self), with_kwargs=True)
+            hook = ProbeHook(self)
+            self._probe_handle = hook.handle = self.model.register_forward_pre_hook(hook, with_kwargs=True)
         self._feeds: dict[str, list[str]] = {}
         for source, slots in consumers.items():
             for key, _ in slots:
