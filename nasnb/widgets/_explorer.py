@@ -376,10 +376,7 @@ class Explorer:
         key = key or self.cost_key.value
         rows = profile_candidates(self.space, key, self.example_input, repeats=max(1, self.repeats))
         self.cost_image.layout.display = None
-        if running_loop() is None:
-            self._cost_painter.draw_now(lambda: plot_candidates(rows))
-        else:
-            self._cost_painter.submit(lambda: plot_candidates(rows))
+        self._cost_painter.request(lambda: plot_candidates(rows))
         self.status.value = f"candidates of <b>{html.escape(key)}</b>: measured {len(rows)}"
         return rows
 
@@ -564,10 +561,7 @@ class Explorer:
         else:
             def figure() -> Any:
                 return draw_space(snapshot)
-        if running_loop() is None:
-            self._painter.draw_now(figure)
-        else:
-            self._painter.submit(figure)
+        self._painter.request(figure)
 
     def _on_cost_png(self, png: bytes) -> None:
         self.cost_image.value = png

@@ -136,6 +136,13 @@ class Painter:
                 self._thread = threading.Thread(target=self._work, name="nasnb-painter", daemon=True)
                 self._thread.start()
 
+    def request(self, make_figure: Callable[[], Any]) -> None:
+        """Draw on the worker when an asyncio loop runs (a kernel), else now in this thread."""
+        if running_loop() is None:
+            self.draw_now(make_figure)
+        else:
+            self.submit(make_figure)
+
     def draw_now(self, make_figure: Callable[[], Any]) -> None:
         """Draw in the calling thread (used when no loop runs, e.g. in scripts and tests)."""
         self.wait()
