@@ -25,6 +25,7 @@ __all__ = [
     "NasnbError",
     "Problem",
     "SearchSpaceError",
+    "listed",
     "short_repr",
 ]
 
@@ -68,6 +69,14 @@ class Problem:
         return f"{short_repr(self.key)}: got {short_repr(self.value)}, expected {self.expected}"
 
 
+def listed(problems: Sequence[Any]) -> list[str]:
+    """Message lines for ``problems``: the first :data:`MAX_LISTED` one by one, the rest counted."""
+    lines = [f"  - {p}" for p in problems[:MAX_LISTED]]
+    if len(problems) > MAX_LISTED:
+        lines.append(f"  ... and {len(problems) - MAX_LISTED} more (all in .problems)")
+    return lines
+
+
 class ArchitectureError(NasnbError, ValueError):
     """An architecture (mapping key -> choice) does not fit the search space.
 
@@ -83,10 +92,7 @@ class ArchitectureError(NasnbError, ValueError):
         self.value = first.value if first else None
         n = len(self.problems)
         lines = [f"invalid architecture ({n} problem{'s' if n != 1 else ''}):"]
-        lines += [f"  - {p}" for p in self.problems[:MAX_LISTED]]
-        if n > MAX_LISTED:
-            lines.append(f"  ... and {n - MAX_LISTED} more (all in .problems)")
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(lines + listed(self.problems)))
 
 
 class SearchSpaceError(NasnbError, ValueError):

@@ -52,7 +52,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ._atomic import _fsync_dir
 from ._trial import STATUSES, Trial
-from .exceptions import NasnbError
+from .exceptions import MAX_QUOTE, NasnbError
+from .exceptions import short_repr as _quote
 from .nni_format import space_fingerprint, to_nni_search_space
 
 try:
@@ -76,8 +77,6 @@ __all__ = [
 
 #: Newest header format this module reads (and the one it writes).
 FORMAT = 1
-#: Longest quote of a value in a message (characters).
-_QUOTE = 200
 #: Damaged lines listed one by one in a warning (the rest are counted).
 _LISTED = 10
 #: Settings in ``meta`` checked on resume, with the words used to report them.
@@ -118,15 +117,6 @@ class DamagedLine:
     text: str
 
 
-def _quote(value: Any, limit: int = _QUOTE) -> str:
-    """``repr(value)`` cut to ``limit`` characters."""
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a value whose repr fails is still reported
-        text = f"<{type(value).__name__} object>"
-    return text if len(text) <= limit else f"{text[:limit - 30]}... ({len(text)} characters)"
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -139,7 +129,7 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 def _describe(module: Any) -> str:
     """One candidate's type and settings: its ``repr`` on one line, without memory addresses."""
     text = _ADDRESS.sub("", " ".join(repr(module).split()))
-    if len(text) > _QUOTE:  # a large block: the start to read, a hash to compare
+    if len(text) > MAX_QUOTE:  # a large block: the start to read, a hash to compare
         text = f"{text[:150]}... sha256:{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
     return text
 
@@ -193,7 +183,7 @@ def _trial_from_record(record: Any, space: SearchSpace) -> Trial | None:
         space.validate(arch)
     except (ValueError, LookupError, TypeError) as err:
         detail = " ".join(str(err).split())
-        raise _Bad(f"'arch' does not fit this search space ({detail[:_QUOTE]})") from None
+        raise _Bad(f"'arch' does not fit this search space ({detail[:MAX_QUOTE]})") from None
     status = record["status"]
     if status not in STATUSES:
         raise _Bad(f"'status' is {_quote(status)}, expected one of {list(STATUSES)}")

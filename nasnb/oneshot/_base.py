@@ -20,7 +20,9 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from .._atomic import save_with
 from ..architecture import dump_json
-from ..exceptions import NasnbError
+from ..exceptions import MAX_QUOTE as _MAX_QUOTE
+from ..exceptions import NasnbError, listed
+from ..exceptions import short_repr as _quote
 from ..space import SearchSpace
 from .history import ArchHistory
 
@@ -31,10 +33,6 @@ class TrainingError(NasnbError, ValueError):
     """Training cannot go on: empty data, a non-scalar or NaN loss, a diverged architecture."""
 
 
-#: Most problems a CheckpointError lists one by one (the rest are counted).
-_MAX_LISTED = 20
-#: Longest quote of a value in an error message (characters).
-_MAX_QUOTE = 200
 
 
 class CheckpointError(TrainingError):
@@ -56,19 +54,7 @@ class CheckpointError(TrainingError):
         state = ("the trainer may be partly restored: build a new one" if changed
                  else "the trainer was not changed")
         lines = [f"cannot load {source} into {trainer} ({n} problem{'s' if n != 1 else ''}; {state}):"]
-        lines += [f"  - {p}" for p in self.problems[:_MAX_LISTED]]
-        if n > _MAX_LISTED:
-            lines.append(f"  ... and {n - _MAX_LISTED} more (all in .problems)")
-        super().__init__("\n".join(lines))
-
-
-def _quote(value: Any, limit: int = _MAX_QUOTE) -> str:
-    """``repr(value)`` cut to ``limit`` characters."""
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a value whose repr fails is still reported
-        text = f"<{type(value).__name__} object whose repr() fails>"
-    return text if len(text) <= limit else f"{text[:limit - 9]}... ({len(text)} characters)"
+        super().__init__("\n".join(lines + listed(self.problems)))
 
 
 def _some(items: Sequence[Any], n: int = 8) -> str:
