@@ -481,11 +481,7 @@ class Journal:
         except OSError as err:
             raise self._access_error("create", err) from err
         try:
-            try:
-                _write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _write_synced(fd, data)
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
@@ -499,11 +495,7 @@ class Journal:
                 except FileExistsError:
                     pass
                 else:
-                    try:
-                        _write_all(fd, data)
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
+                    _write_synced(fd, data)
         except OSError as err:
             raise self._access_error("create", err) from err
         finally:
@@ -643,6 +635,15 @@ class Journal:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, fsync it and close it."""
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -64,6 +64,17 @@ def _some(items: Sequence[Any], n: int = 8) -> str:
     return head if len(items) <= n else f"{head[:-1]}, ... and {len(items) - n} more]"
 
 
+def _key_problems(where: str, saved: Mapping[str, Any], current: Mapping[str, Any],
+                  add: Callable[[str, str], None]) -> None:
+    """Report the keys only this trainer has (missing) and those only the file has (unexpected)."""
+    missing = [k for k in current if k not in saved]
+    unexpected = [k for k in saved if k not in current]
+    if missing:
+        add(where, f"missing keys {_some(missing)} (in this trainer, not in the file)")
+    if unexpected:
+        add(where, f"unexpected keys {_some(unexpected)} (in the file, not in this trainer)")
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     line = text[0] if text else type(err).__name__
@@ -701,12 +712,7 @@ class OneShotTrainer:
         if not isinstance(saved, Mapping):
             add(where, f"got {type(saved).__name__} {_quote(saved, 80)}, expected a state_dict (name -> tensor)")
             return
-        missing = [k for k in current if k not in saved]
-        unexpected = [k for k in saved if k not in current]
-        if missing:
-            add(where, f"missing keys {_some(missing)} (in this trainer, not in the file)")
-        if unexpected:
-            add(where, f"unexpected keys {_some(unexpected)} (in the file, not in this trainer)")
+        _key_problems(where, saved, current, add)
         for k, want in current.items():
             if k not in saved or not torch.is_tensor(want):
                 continue
@@ -807,12 +813,7 @@ class OneShotTrainer:
             if not isinstance(got, Mapping):
                 add(where, f"got {type(got).__name__} {_quote(got, 80)}, expected a dict with keys {_some(list(want))}")
                 return
-            missing = [k for k in want if k not in got]
-            unexpected = [k for k in got if k not in want]
-            if missing:
-                add(where, f"missing keys {_some(missing)} (in this trainer, not in the file)")
-            if unexpected:
-                add(where, f"unexpected keys {_some(unexpected)} (in the file, not in this trainer)")
+            _key_problems(where, got, want, add)
             for k, w in want.items():
                 if k in got:
                     self._compare(f"{where}[{k!r}]", got[k], w, None, add)
