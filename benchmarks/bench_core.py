@@ -33,6 +33,19 @@ from tests.models import PlainSeedNet, SeedNet  # noqa: E402
 torch.set_num_threads(1)
 
 
+def step(model: nn.Module, x: torch.Tensor, mode: str):
+    """One timed call: a forward without gradients, or a forward+backward."""
+    if mode == "forward":
+        def f():
+            with torch.no_grad():
+                model(x)
+    else:
+        def f():
+            model.zero_grad(set_to_none=True)
+            model(x).sum().backward()
+    return f
+
+
 def bench_seed_net() -> None:
     torch.manual_seed(0)
     mutable = SeedNet().eval()
@@ -45,18 +58,9 @@ def bench_seed_net() -> None:
     for batch in (1, 64):
         x = torch.randn(batch, 1, 28, 28)
         for mode in ("forward", "forward+backward"):
-            def run(model, x=x, mode=mode):
-                if mode == "forward":
-                    def f():
-                        with torch.no_grad():
-                            model(x)
-                else:
-                    def f():
-                        model.zero_grad(set_to_none=True)
-                        model(x).sum().backward()
-                return f
             n = 20 if batch == 1 else 3
-            t = interleaved({"plain": run(plain), "fixed": run(fixed), "mutable": run(mutable)}, rounds=7, repeat=10, number=n)
+            t = interleaved({"plain": step(plain, x, mode), "fixed": step(fixed, x, mode),
+                             "mutable": step(mutable, x, mode)}, rounds=7, repeat=10, number=n)
             print(f"  batch {batch:>2} {mode:<17} plain {fmt(t['plain']):>10}  fixed/plain {t['fixed'] / t['plain']:.3f}"
                   f"  mutable/plain {t['mutable'] / t['plain']:.3f}")
 
@@ -131,17 +135,8 @@ def bench_darts() -> None:
         for batch in (1, 32):
             x = torch.randn(batch, 3, 32, 32)
             for mode in ("forward", "forward+backward"):
-                def run(model, x=x, mode=mode):
-                    if mode == "forward":
-                        def f():
-                            with torch.no_grad():
-                                model(x)
-                    else:
-                        def f():
-                            model.zero_grad(set_to_none=True)
-                            model(x).sum().backward()
-                    return f
-                t = interleaved({"plain": run(plain), "fixed": run(fixed)}, rounds=7, repeat=5, number=2)
+                t = interleaved({"plain": step(plain, x, mode), "fixed": step(fixed, x, mode)},
+                                rounds=7, repeat=5, number=2)
                 print(f"    batch {batch:>2} {mode:<17} plain {fmt(t['plain']):>10}  fixed/plain "
                       f"{t['fixed'] / t['plain']:.3f}")
     seeds = iter(range(10**9))

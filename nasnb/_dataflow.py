@@ -15,14 +15,14 @@ mixers are restored, and nothing of the tagging stays on the model's tensors.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-__all__ = ["ProbeHook", "exclusive_keys"]
+__all__ = ["ProbeHook", "exclusive_keys", "remove_probe_hooks"]
 
 _TAG = "_nasnb_dataflow_keys"
 _EMPTY: frozenset[str] = frozenset()
@@ -167,3 +167,11 @@ class ProbeHook:
 
     def __reduce__(self) -> tuple:
         return (ProbeHook, ())
+
+
+def remove_probe_hooks(module: nn.Module, which: Callable[[Any], bool] = lambda space: True) -> None:
+    """Remove the ProbeHooks on ``module`` whose space (None once it is gone) ``which`` selects."""
+    for hook_id, hook in list(module._forward_pre_hooks.items()):
+        if isinstance(hook, ProbeHook) and which(hook.space):
+            del module._forward_pre_hooks[hook_id]
+            module._forward_pre_hooks_with_kwargs.pop(hook_id, None)

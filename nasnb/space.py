@@ -285,12 +285,9 @@ class SearchSpace(Mapping):
         self._consumers = consumers
         self._exclusive: set[str] | None = None if consumers else set()
         self._probing = False
-        from ._dataflow import ProbeHook
+        from ._dataflow import ProbeHook, remove_probe_hooks
 
-        for hook_id, hook in list(self.model._forward_pre_hooks.items()):  # of spaces that are gone, or ours
-            if isinstance(hook, ProbeHook) and (hook.space is None or hook.space is self):
-                del self.model._forward_pre_hooks[hook_id]
-                self.model._forward_pre_hooks_with_kwargs.pop(hook_id, None)
+        remove_probe_hooks(self.model, lambda space: space is None or space is self)  # of spaces gone, or ours
         self._probe_handle = None
         if consumers:  # learn from the first real call which of them only feed their slots
             hook = ProbeHook(self)
@@ -606,6 +603,7 @@ class SearchSpace(Mapping):
         ArchitectureError
             If ``arch`` is not a full, valid architecture.
         """
+        from ._dataflow import remove_probe_hooks
         from .fixed import fix_model
 
         resolved = self._resolve(arch, full=True) if arch is not None else {
@@ -613,10 +611,7 @@ class SearchSpace(Mapping):
         }
         self._ensure_probed(example_input, "fix()")
         fixed = fix_model(self.model, self._members, resolved, self.unused_of(resolved))
-        for hook_id, hook in list(fixed._forward_pre_hooks.items()):
-            if type(hook).__name__ == "ProbeHook":
-                del fixed._forward_pre_hooks[hook_id]
-                fixed._forward_pre_hooks_with_kwargs.pop(hook_id, None)
+        remove_probe_hooks(fixed)
         return fixed
 
     # ------------------------------------------------------------ observers

@@ -568,7 +568,6 @@ class Explorer:
 
     def _on_png(self, png: bytes) -> None:
         self.image.value = png
-        self._png_bytes = png
         if not self._settler.pending and not self._pending_keys:
             self._set_busy("")
 
@@ -604,7 +603,7 @@ class Explorer:
     def static_html(self) -> str:
         """A static snapshot of the panel (header, summary, graph image) for saved notebooks."""
         self._flush()
-        img = getattr(self, "_png_bytes", None)
+        img = self.image.value
         graph = (f"<img alt='graph of the active architecture' src='data:image/png;base64,"
                  f"{base64.b64encode(img).decode()}' style='max-width:100%'/>" if img else "")
         arch = html.escape(json.dumps(self.space.current()))
