@@ -39,7 +39,7 @@ __version__ = "0.1.0"
 
 # every public submodule is reachable as ``nasnb.<name>`` after ``import nasnb``, loaded on first use
 _LAZY_MODULES = {
-    "bench", "executors", "experiment", "fixed", "graph", "journal", "mutator", "nni_format", "oneshot", "ops",
+    "bench", "compat", "executors", "experiment", "fixed", "graph", "journal", "mutator", "nni_format", "oneshot", "ops",
     "plot", "profile", "spaces", "strategy", "widgets",
 }
 _LAZY_NAMES = {"Explorer": "nasnb.widgets", "Experiment": "nasnb.experiment"}

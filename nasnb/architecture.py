@@ -7,6 +7,10 @@ InputChoice — NNI 1.x's readable export. :class:`Choice` describes one key of 
 space and converts between that readable form, every NNI 1.x encoding, and the sorted
 tuple of candidate indices a :class:`~nasnb.decision.Decision` holds.
 
+As in NNI 1.x, a LayerChoice may also select several candidates (or none): their outputs
+combine with its ``reduction``. A list of weights selects the candidates with non-zero
+weight and scales their outputs; the indices are then a :class:`Weighted` tuple.
+
 Examples
 --------
 >>> from nasnb.architecture import Choice
@@ -17,6 +21,11 @@ Examples
 'skip'
 >>> Choice.layer("conv", ("0", "1")).encode((1,))
 1
+>>> op.parse(["skip", "conv3x3"]), op.encode((0, 2)), op.parse([])
+((0, 2), ['conv3x3', 'skip'], ())
+>>> w = op.parse([0.25, 0.0, 0.75])
+>>> w, w.weights, op.encode(w)
+(Weighted((0, 2), weights=(0.25, 0.75)), (0.25, 0.75), [0.25, 0.0, 0.75])
 >>> skip = Choice.input("skip", ("",), n_chosen=None)
 >>> skip.parse([]), skip.parse(""), skip.encode((0,))
 ((), (0,), [0])
@@ -29,11 +38,12 @@ import math
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 __all__ = [
     "Choice",
     "InvalidChoice",
+    "Weighted",
     "dump_json",
     "load_json",
 ]
@@ -50,6 +60,47 @@ class InvalidChoice(Exception):
         self.expected = expected
 
 
+class Weighted(tuple):
+    """Chosen candidate indices of a LayerChoice, each with the weight that scales its output.
+
+    A tuple of sorted indices with ``.weights`` (one non-negative float per index, in the
+    same order). Equality and hashing include the weights, so a weight change is a
+    change and a plain tuple never equals a ``Weighted`` one. Weights that are all 1.0
+    are written as a multi-hot list, which reads back unweighted.
+
+    >>> w = Weighted((0, 2), (0.5, 2.0))
+    >>> list(w), w.weights, w == (0, 2), w == Weighted((0, 2), (0.5, 2.0))
+    ([0, 2], (0.5, 2.0), False, True)
+    """
+
+    weights: tuple[float, ...]
+
+    def __new__(cls, indices: Iterable[int], weights: Iterable[float]) -> "Weighted":
+        self = super().__new__(cls, indices)
+        self.weights = tuple(float(w) for w in weights)
+        if len(self.weights) != len(self):
+            raise ValueError(f"Weighted: {len(self)} indices but {len(self.weights)} weights")
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return isinstance(other, Weighted) and tuple.__eq__(self, other) and self.weights == other.weights
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self) -> int:
+        return hash((tuple(self), self.weights))
+
+    def __reduce__(self) -> tuple:
+        return (Weighted, (tuple(self), self.weights))
+
+    def __repr__(self) -> str:
+        return f"Weighted({tuple(self)!r}, weights={self.weights!r})"
+
+
 @dataclass(frozen=True)
 class Choice:
     """One key of a search space: what can be chosen and how choices are written.
@@ -59,7 +110,8 @@ class Choice:
     key : str
         The decision's key.
     kind : {"layer", "input"}
-        LayerChoice (exactly one candidate) or InputChoice (a subset of inputs).
+        LayerChoice (one candidate, or several combined by ``reduction``) or InputChoice
+        (a subset of inputs).
     names : tuple of str
         Candidate names (LayerChoice) or the ``choose_from`` source keys (InputChoice).
     n_chosen : int or None
@@ -148,17 +200,34 @@ class Choice:
         return self.kind == "layer" and self.named and any(n.isdigit() for n in self.names)
 
     def describe(self) -> str:
-        """What a valid choice looks like, for error messages."""
+        """What a valid choice looks like, for error messages (:meth:`describe_several` for lists)."""
         if self.kind == "layer":
             return f"one of {list(self.names)} (a candidate name) or an index in 0..{self.n_candidates - 1}"
         how = "any number of" if self.n_chosen is None else f"exactly {self.n_chosen}"
         spell = f"names from {list(self.names)} or " if self.named else ""
         return f"a list of {how} distinct inputs ({spell}indices in 0..{self.n_candidates - 1})"
 
+    def describe_several(self) -> str:
+        """What a valid list value of a LayerChoice looks like (several candidates, or weights)."""
+        n = self.n_candidates
+        spell = f"names from {list(self.names)} or " if self.named else ""
+        return (f"a list of distinct candidates ({spell}indices in 0..{n - 1}), a multi-hot list of {n} bools, "
+                f"or {n} non-negative weights; or {self.describe()}")
+
     # -------------------------------------------------------------- encoding
     def encode(self, indices: tuple[int, ...]) -> Any:
-        """Readable form of ``indices``: a name or an index (LayerChoice), a list of names or indices."""
-        if self.kind == "layer":
+        """Readable form of ``indices``: a name or an index, a list of names or indices.
+
+        A LayerChoice with one candidate gives its name (or index); with several or none, the
+        list of them; with :class:`Weighted` indices, the weight of every candidate (0.0 where
+        not chosen).
+        """
+        if isinstance(indices, Weighted):
+            weights = [0.0] * self.n_candidates
+            for i, w in zip(indices, indices.weights):
+                weights[i] = w
+            return weights
+        if self.kind == "layer" and len(indices) == 1:
             return self.names[indices[0]] if self.named else indices[0]
         if self.named:
             return [self.names[i] for i in indices]
@@ -169,7 +238,8 @@ class Choice:
 
         Accepted: a name, an index, a list of names or indices, a multi-hot bool list
         (or 0.0/1.0 floats) as long as the candidates, NNI's ``{"_value", "_idx"}`` form,
-        and tensors or arrays of those.
+        and tensors or arrays of those. A LayerChoice also takes several candidates (or
+        none) and a list of non-negative weights, one per candidate (:class:`Weighted`).
         """
         if type(value) not in _READABLE:  # NNI's parameter dicts, tensors and arrays
             if isinstance(value, Mapping) and ("_idx" in value or "_value" in value):
@@ -186,11 +256,13 @@ class Choice:
                 value = value["_idx"] if "_idx" in value else value["_value"]
             if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
                 value = value.tolist()
+            if isinstance(value, Weighted) and self.kind == "layer":
+                value = self._weight_list(value)
         if self.kind == "layer":
             return self._parse_layer(value)
         return self._parse_input(value)
 
-    def _index(self, item: Any) -> int:
+    def _index(self, item: Any, expected: str | None = None) -> int:
         if type(item) is str:
             i = self.lookup.get(item, -1)
         elif isinstance(item, int) and not isinstance(item, bool):
@@ -201,7 +273,7 @@ class Choice:
         else:
             i = -1
         if i < 0:  # unknown, ambiguous or out-of-range
-            raise InvalidChoice(self.describe())
+            raise InvalidChoice(expected or self.describe())
         return i
 
     def _multi_hot(self, items: list) -> tuple[int, ...] | None:
@@ -214,18 +286,43 @@ class Choice:
         return None
 
     def _parse_layer(self, value: Any) -> tuple[int, ...]:
-        if type(value) is str or type(value) is int:
+        if not isinstance(value, (list, tuple)):  # a name or an index
             return (self._index(value),)
-        if isinstance(value, (list, tuple)):
-            hot = self._multi_hot(list(value))
-            if hot is not None:
-                if len(hot) != 1:
-                    raise InvalidChoice(f"exactly one selected candidate, {self.describe()}")
-                return hot
-            if len(value) != 1:
-                raise InvalidChoice(self.describe())
-            value = value[0]
-        return (self._index(value),)
+        items = list(value)
+        hot = self._multi_hot(items)
+        if hot is not None:
+            return hot
+        if any(type(x) is float for x in items):
+            return self._weights(items)
+        several = self.describe_several()
+        chosen = tuple(self._index(x, several) for x in items)
+        if len(set(chosen)) != len(chosen):
+            raise InvalidChoice(several)
+        return tuple(sorted(chosen))
+
+    def _weight_list(self, value: Weighted) -> list[float]:
+        if not all(type(i) is int and 0 <= i < self.n_candidates for i in value):
+            raise InvalidChoice(self.describe_several())
+        return self.encode(value)
+
+    def _weights(self, items: list) -> tuple[int, ...]:
+        """A LayerChoice's weight list: the candidates with non-zero weight, as :class:`Weighted`."""
+        n = self.n_candidates
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items)
+        if len(items) != n or not numbers:
+            raise InvalidChoice(f"a list of {n} weights (one number per candidate {list(self.names)}); "
+                                f"{self.describe_several()}")
+        try:
+            values = [float(x) for x in items]
+        except OverflowError:  # an int too large for a float
+            values = [math.inf]
+        if not all(math.isfinite(x) and x >= 0 for x in values):
+            raise InvalidChoice(f"finite, non-negative weights (one per candidate {list(self.names)})")
+        chosen = tuple(i for i, x in enumerate(values) if x != 0)
+        weights = tuple(values[i] for i in chosen)
+        if all(w == 1.0 for w in weights):  # 0/1 numbers: a multi-hot list
+            return chosen
+        return Weighted(chosen, weights)
 
     def _parse_input(self, value: Any) -> tuple[int, ...]:
         if type(value) is list:
@@ -243,6 +340,13 @@ class Choice:
         if self.n_chosen is not None and len(chosen) != self.n_chosen:
             raise InvalidChoice(self.describe())
         return tuple(sorted(chosen))
+
+    def fits(self, indices: tuple[int, ...]) -> bool:
+        """True when ``indices`` (as a decision holds them) is a valid choice for this key."""
+        try:
+            return self.parse(self.encode(indices)) == indices
+        except (InvalidChoice, IndexError, TypeError):
+            return False
 
     def draw(self, rng: random.Random) -> tuple[int, ...]:
         """Indices of a uniformly random choice: every valid choice is equally likely."""

@@ -1,6 +1,7 @@
 """The current decision of one key, shared by every mutable bound to that key.
 
-A :class:`Decision` holds the chosen candidate indices (a sorted tuple), an optional
+A :class:`Decision` holds the chosen candidate indices (a sorted tuple, or a
+:class:`~nasnb.architecture.Weighted` one for a LayerChoice's weight list), an optional
 *mixer* that a one-shot algorithm installs to replace the discrete forward, the
 listeners a :class:`~nasnb.SearchSpace` registers to hear about changes, and the
 ``unused`` flag the space sets on a LayerChoice key whose output no chosen InputChoice
@@ -67,7 +68,8 @@ class Decision:
         return {"indices": self.indices, "spec": self.spec}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.indices = tuple(state["indices"])
+        indices = state["indices"]
+        self.indices = indices if isinstance(indices, tuple) else tuple(indices)  # keeps Weighted
         self.spec = state["spec"]
         self.mixer = None
         self.listeners = []

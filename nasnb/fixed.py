@@ -1,7 +1,8 @@
 """Fixed architectures: plain modules without mutables, and NNI's in-place fixing.
 
 :meth:`nasnb.SearchSpace.fix` copies a model with each LayerChoice replaced by its
-chosen candidate and each InputChoice by a :class:`FixedInputChoice`;
+chosen candidate (a :class:`FixedMultiChoice` when it selects several, an
+:class:`UnusedChoice` when none) and each InputChoice by a :class:`FixedInputChoice`;
 :func:`apply_fixed_architecture` does the same in place, as NNI 1.x did.
 
 Examples
@@ -28,9 +29,17 @@ from torch import nn
 
 from ._clone import clone_module
 from ._reduction import mask_for, reduce_outputs
-from .mutables import InputChoice, LayerChoice, Mutable
+from .architecture import Weighted
+from .mutables import InputChoice, LayerChoice, Mutable, run_chosen
 
-__all__ = ["FixedInputChoice", "FixedLayerChoice", "UnusedChoice", "apply_fixed_architecture", "fix_model"]
+__all__ = [
+    "FixedInputChoice",
+    "FixedLayerChoice",
+    "FixedMultiChoice",
+    "UnusedChoice",
+    "apply_fixed_architecture",
+    "fix_model",
+]
 
 
 class FixedInputChoice(nn.Module):
@@ -111,6 +120,64 @@ class FixedLayerChoice(nn.Module):
         return out
 
 
+class FixedMultiChoice(nn.Module):
+    """A LayerChoice fixed to several candidates (or weights): runs them and reduces, as NNI 1.x did.
+
+    Holds only the chosen candidates (``candidates[j]`` is candidate ``indices[j]``); each
+    output is scaled by its weight when ``weights`` is given, and the outputs combine
+    with ``reduction``. Keeps the attributes NNI 1.x model code reads (``reduction``,
+    ``return_mask``, ``key``, ``n_candidates``).
+
+    Parameters
+    ----------
+    candidates : list of nn.Module
+        The chosen candidate modules, in index order.
+    indices : sequence of int
+        Their positions among the LayerChoice's candidates.
+    n_candidates : int
+        How many candidates the LayerChoice had (the length of the mask).
+    weights : sequence of float, optional
+        One weight per chosen candidate (a weight list), or None.
+    reduction : {"sum", "mean", "concat", "none"}
+        How the outputs combine.
+    return_mask : bool
+        Also return the mask (bool, or the float weights).
+    key : str
+        The decision's key.
+
+    >>> import torch
+    >>> fmc = FixedMultiChoice([nn.ReLU(), nn.Identity()], (0, 2), 3, weights=(1.0, 0.5), key="op")
+    >>> fmc(torch.tensor([-2.0, 2.0]))  # relu(x) + 0.5 * x
+    tensor([-1.,  3.])
+    >>> len(fmc.candidates), fmc.indices
+    (2, (0, 2))
+    """
+
+    def __init__(self, candidates: Sequence[nn.Module], indices: Sequence[int], n_candidates: int,
+                 weights: Sequence[float] | None = None, reduction: str = "sum", return_mask: bool = False,
+                 key: str = ""):
+        super().__init__()
+        if len(candidates) != len(indices) or (weights is not None and len(weights) != len(indices)):
+            n_weights = None if weights is None else len(weights)
+            raise ValueError(f"FixedMultiChoice {key!r}: {len(candidates)} candidates, {len(indices)} indices "
+                             f"and {n_weights} weights; expected one index (and weight) per candidate")
+        self.candidates = nn.ModuleList(candidates)
+        self.indices = tuple(indices)
+        self.weights = None if weights is None else tuple(float(w) for w in weights)
+        self.n_candidates = n_candidates
+        self.reduction = reduction
+        self.return_mask = return_mask
+        self.key = key
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        indices = self.indices if self.weights is None else Weighted(self.indices, self.weights)
+        return run_chosen(self.candidates, indices, self.n_candidates, self.reduction, self.return_mask, args, kwargs)
+
+    def extra_repr(self) -> str:
+        weights = "" if self.weights is None else f", weights={list(self.weights)}"
+        return f"key={self.key!r}, indices={list(self.indices)}{weights}, reduction={self.reduction!r}"
+
+
 class UnusedChoice(nn.Module):
     """A LayerChoice whose output the architecture never uses: no weights, returns ``None``.
 
@@ -138,8 +205,12 @@ class UnusedChoice(nn.Module):
 
 
 def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None, unused: bool = False) -> nn.Module:
-    if isinstance(m, LayerChoice) and unused:
+    if isinstance(m, LayerChoice) and (unused or not indices):
         return UnusedChoice(len(m), m.reduction, m.return_mask, m.key)
+    if isinstance(m, LayerChoice) and (len(indices) != 1 or isinstance(indices, Weighted)):
+        chosen = [m[i] if memo is None else clone_module(m[i], memo) for i in indices]
+        weights = indices.weights if isinstance(indices, Weighted) else None
+        return FixedMultiChoice(chosen, indices, len(m), weights, m.reduction, m.return_mask, m.key)
     if isinstance(m, LayerChoice):
         chosen = m[indices[0]]
         if memo is not None:
@@ -170,10 +241,11 @@ def fix_model(model: nn.Module, members: Mapping[str, list[Mutable]], arch: Mapp
 def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """Fix ``model`` in place to ``fixed_arc`` (a mapping or a JSON path), as NNI 1.x did.
 
-    Every LayerChoice is replaced by its chosen candidate (weights kept), or by an
-    :class:`UnusedChoice` when no chosen InputChoice slot takes its output, and every
-    InputChoice by a :class:`FixedInputChoice`. Returns the architecture in canonical
-    readable form.
+    Every LayerChoice is replaced by its chosen candidate (weights kept), by a
+    :class:`FixedMultiChoice` when it selects several candidates or weights, or by an
+    :class:`UnusedChoice` when it selects none or no chosen InputChoice slot takes its
+    output, and every InputChoice by a :class:`FixedInputChoice`. Returns the
+    architecture in canonical readable form.
 
     Raises
     ------

@@ -50,7 +50,8 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 
 from ._reduction import reduce_outputs
-from .mutables import InputChoice, LayerChoice
+from .architecture import Weighted
+from .mutables import InputChoice, LayerChoice, choice_mask
 from .profile import ForwardError, _to, as_args, model_device
 from .space import SearchSpace
 
@@ -278,7 +279,8 @@ class _TraceMixer:
             return self._discrete(mutable, args, kwargs), None
         srcs = rec.sources(args, kwargs)
         cid = rec.node_id(mutable.name or mutable.key)
-        chosen = mutable.decision.indices[0]
+        indices = mutable.decision.indices
+        chosen = set(indices)
         outs, shapes = [], []
         for i, (name, cand) in enumerate(zip(mutable.names, mutable)):
             nid = f"{cid}.{name}"
@@ -287,7 +289,7 @@ class _TraceMixer:
             try:
                 out = _fresh(cand(*args, **kwargs), args, kwargs)
             except Exception as err:  # an unchosen candidate may not fit: record it, go on
-                if i == chosen:
+                if i in chosen:
                     raise
                 out, error = None, f"{type(err).__name__}: {err}"
             finally:
@@ -298,20 +300,33 @@ class _TraceMixer:
             rec.g.add_node(nid, kind="candidate", type=type(cand).__name__, label=_candidate_label(name, desc),
                            desc=desc, path=nid,
                            shape=shapes[-1], params=_n_params(cand), key=mutable.key, candidate=name,
-                           index=i, choice=cid, chosen=i == chosen, error=error)
+                           index=i, choice=cid, chosen=i in chosen, error=error)
             rec.connect(srcs, nid)
             rec.g.add_edge(nid, cid)
-        out = outs[chosen]
+        out, mask = self._combine(mutable, indices, outs)
+        shape = shapes[indices[0]] if len(indices) == 1 else _shape(out)
         rec.g.add_node(cid, kind="layer_choice", type="LayerChoice", label=mutable.key, desc=None,
                        path=mutable.name,
-                       shape=shapes[chosen], params=0, key=mutable.key, candidates=list(mutable.names),
-                       chosen=[mutable.names[chosen]], group=self.groups.get(mutable.key))
-        if mutable.reduction == "none":
-            out = [out]
+                       shape=shape, params=0, key=mutable.key, candidates=list(mutable.names),
+                       chosen=[mutable.names[i] for i in indices], group=self.groups.get(mutable.key))
         rec.produce(out, frozenset({cid}))
-        mask = torch.zeros(len(mutable.names), dtype=torch.bool)
-        mask[chosen] = True
         return out, mask
+
+    def _combine(self, mutable: LayerChoice, indices: tuple[int, ...], outs: list) -> tuple[Any, Any]:
+        """The discrete output and mask of ``mutable`` from every candidate's output (``outs``)."""
+        n = len(mutable.names)
+        if len(indices) == 1 and type(indices) is tuple:
+            out = outs[indices[0]]
+            return ([out] if mutable.reduction == "none" else out), choice_mask(n, indices, None)
+        picked = [outs[i] for i in indices]
+        self.rec.inside += 1  # weighting and reducing are part of the choice, not functions of the model
+        try:
+            if isinstance(indices, Weighted):
+                picked = [o * w for o, w in zip(picked, indices.weights)]
+            out = reduce_outputs(mutable.reduction, picked)
+        finally:
+            self.rec.inside -= 1
+        return out, choice_mask(n, indices, None)
 
     def forward_input_choice(self, mutable: InputChoice, inputs: list) -> tuple[Any, Any]:
         rec = self.rec
@@ -575,6 +590,14 @@ def build_graph(
     return g
 
 
+def _chosen_candidates(candidates: list[str], value: Any) -> list[str]:
+    """Names a readable LayerChoice value selects: a name, an index, a list of them, a multi-hot or weight list."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) == len(candidates) and any(isinstance(v, (bool, float)) for v in values):
+        return [c for c, v in zip(candidates, values) if v]
+    return [candidates[v] if isinstance(v, int) else str(v) for v in values]
+
+
 def mark_active(graph: "nx.DiGraph", arch: Mapping[str, Any], *, space: SearchSpace | None = None) -> "nx.DiGraph":
     """Set ``active``/``chosen`` attributes of ``graph`` for ``arch`` without running the model.
 
@@ -602,7 +625,7 @@ def mark_active(graph: "nx.DiGraph", arch: Mapping[str, Any], *, space: SearchSp
                 idx = space[d["key"]].parse(value)
                 d["chosen"] = [d["candidates"][i] for i in idx]
             elif kind == "layer_choice":
-                d["chosen"] = [d["candidates"][value] if isinstance(value, int) else str(value)]
+                d["chosen"] = _chosen_candidates(d["candidates"], value)
             else:
                 vals = value if isinstance(value, (list, tuple)) else [value]
                 d["chosen"] = [d["candidates"][v] if isinstance(v, int) else str(v) for v in vals]

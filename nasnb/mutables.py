@@ -35,10 +35,11 @@ import warnings
 import weakref
 from typing import Any, Iterator, Mapping, Sequence, overload
 
+import torch
 from torch import nn
 
 from ._reduction import REDUCTIONS, mask_for, reduce_outputs
-from .architecture import Choice, InvalidChoice
+from .architecture import Choice, InvalidChoice, Weighted
 from .decision import Decision
 from .exceptions import ArchitectureError, Problem
 
@@ -61,6 +62,36 @@ def owner_of(mutable: "Mutable") -> Any:
     """The live SearchSpace that owns ``mutable``'s key, or None."""
     ref = _owners.get(mutable)
     return ref() if ref is not None else None
+
+
+def choice_mask(n: int, indices: tuple[int, ...], like: Any) -> torch.Tensor:
+    """NNI 1.x's mask of a LayerChoice: bool, or the float weights for :class:`~nasnb.architecture.Weighted`.
+
+    >>> choice_mask(3, Weighted((0, 2), (0.5, 2.0)), None).tolist()
+    [0.5, 0.0, 2.0]
+    """
+    mask = mask_for(n, indices, like)
+    if not isinstance(indices, Weighted):
+        return mask
+    weights = torch.zeros(n, device=mask.device)
+    weights[list(indices)] = torch.tensor(indices.weights, device=mask.device)
+    return weights
+
+
+def run_chosen(candidates: Sequence[nn.Module], indices: tuple[int, ...], n: int, reduction: str,
+               return_mask: bool, args: tuple, kwargs: dict) -> Any:
+    """Run ``candidates`` (the chosen ones, in index order), scale by the weights, reduce.
+
+    The forward of a LayerChoice selecting several candidates (or none: ``None``, ``[]``
+    for ``reduction="none"``), shared by :class:`LayerChoice` and the fixed model.
+    """
+    outs = [m(*args, **kwargs) for m in candidates]
+    if isinstance(indices, Weighted):
+        outs = [o * w for o, w in zip(outs, indices.weights)]
+    out = reduce_outputs(reduction, outs)
+    if return_mask:
+        return out, choice_mask(n, indices, outs if outs else args)
+    return out
 
 
 def global_mutable_counting() -> int:
@@ -196,6 +227,11 @@ class _Choosable(Mutable):
 class LayerChoice(_Choosable):
     """Choose one of several candidate modules; every call runs the chosen one.
 
+    As in NNI 1.x, a decision may also select several candidates (a list of names or
+    indices, a multi-hot list) or none: they all run and their outputs combine with
+    ``reduction`` (none chosen: ``None``). A list of weights, one per candidate, runs those
+    with non-zero weight and scales each output by its weight.
+
     When an InputChoice names this key in ``choose_from`` and the architecture chooses
     none of its slots, the output is unused: once a :class:`~nasnb.SearchSpace` binds the
     model, the call returns ``None`` (``[]`` for ``reduction="none"``) without running a
@@ -207,9 +243,11 @@ class LayerChoice(_Choosable):
     op_candidates : list of nn.Module or OrderedDict[str, nn.Module]
         The candidates. A list names them ``"0"``, ``"1"``, ...
     reduction : {"sum", "mean", "concat", "none"}
-        How several selected outputs combine (one-shot algorithms); ``"none"`` returns a list.
+        How several selected outputs combine (multi-choice, one-shot algorithms); ``"none"``
+        returns a list.
     return_mask : bool
-        Also return a bool mask of the selected candidates.
+        Also return a bool mask of the selected candidates (the float weights when the
+        choice is a weight list).
     key : str, optional
         Decision key; mutables with the same key share one decision.
 
@@ -220,6 +258,9 @@ class LayerChoice(_Choosable):
     >>> lc = LayerChoice(OrderedDict(relu=torch.nn.ReLU(), tanh=torch.nn.Tanh()), key="act")
     >>> lc.names, len(lc), lc.choice
     (['relu', 'tanh'], 2, 'relu')
+    >>> lc.choice = ["relu", "tanh"]
+    >>> lc(torch.tensor([-1.0, 1.0]))  # relu(x) + tanh(x)
+    tensor([-0.7616,  1.7616])
     """
 
     _RESERVED = frozenset({"length", "reduction", "return_mask", "_key", "key", "names"})
@@ -303,13 +344,24 @@ class LayerChoice(_Choosable):
             doomed = [self._name_of(idx)]
         else:
             doomed = [self.names[idx]]
-        current = self.names[self._decision.indices[0]] if self._decision.indices else None
+        indices = self._decision.indices
+        chosen = [self.names[i] for i in indices]
+        weights = indices.weights if isinstance(indices, Weighted) else (1.0,) * len(indices)
         for name in doomed:
             del self._modules[name]
             self.names.remove(name)
+        kept = [(self.names.index(n), w) for n, w in zip(chosen, weights) if n in self.names]
         self._decision.spec = None
-        self._decision.indices = (self.names.index(current),) if current in self.names else (0,)
+        self._decision.indices = self._surviving(indices, kept)
         self._rebind()
+
+    @staticmethod
+    def _surviving(indices: tuple[int, ...], kept: list[tuple[int, float]]) -> tuple[int, ...]:
+        """The decision after candidates were deleted: the chosen ones left, else the first candidate."""
+        if indices and not kept:
+            return (0,)
+        new = tuple(i for i, _ in kept)
+        return Weighted(new, [w for _, w in kept]) if isinstance(indices, Weighted) else new
 
     @property
     def length(self) -> int:
@@ -325,8 +377,19 @@ class LayerChoice(_Choosable):
 
     @property
     def active(self) -> nn.Module:
-        """The candidate module chosen now."""
-        return self._modules[self.names[self._decision.indices[0]]]
+        """The candidate module chosen now.
+
+        Raises
+        ------
+        ValueError
+            The choice selects several candidates or none.
+        """
+        indices = self._decision.indices
+        if len(indices) != 1:
+            raise ValueError(f"LayerChoice {self._key!r}: the choice {self.choice!r} selects {len(indices)} "
+                             f"candidates, so there is no single active one; use the chosen names "
+                             f"{[self.names[i] for i in indices]} (lc[name]) or list(lc)")
+        return self._modules[self.names[indices[0]]]
 
     # -------------------------------------------------------------- forward
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -337,7 +400,11 @@ class LayerChoice(_Choosable):
         if decision.unused:  # no chosen InputChoice slot takes this output: skip it, as fix() does
             out = [] if self.reduction == "none" else None
             return (out, mask_for(len(self.names), (), args)) if self.return_mask else out
-        index = decision.indices[0]
+        indices = decision.indices
+        if len(indices) != 1 or type(indices) is not tuple:  # several, none, or weighted (NNI 1.x)
+            chosen = [self._modules[self.names[i]] for i in indices]
+            return run_chosen(chosen, indices, len(self.names), self.reduction, self.return_mask, args, kwargs)
+        index = indices[0]
         out = self._modules[self.names[index]](*args, **kwargs)
         if self.reduction == "none":
             out = [out]

@@ -102,15 +102,28 @@ def space_fingerprint(space: SearchSpace) -> str:
 
 
 def to_nni_parameters(space: SearchSpace, arch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``arch`` (any accepted encoding, full) in NNI's ``{"_value", "_idx"}`` parameter form."""
+    """``arch`` (any accepted encoding, full) in NNI's ``{"_value", "_idx"}`` parameter form.
+
+    Raises
+    ------
+    ArchitectureError
+        ``arch`` is invalid, or a LayerChoice selects several candidates, none, or weights:
+        NNI's tuner format has one candidate per LayerChoice.
+    """
     arch = space.validate(arch)
     out: dict[str, dict[str, Any]] = {}
+    problems: list[Problem] = []
     for key, spec in space.items():
         indices = spec.parse(arch[key])
-        if spec.kind == "layer":
+        if spec.kind == "layer" and (len(indices) != 1 or type(indices) is not tuple):
+            problems.append(Problem(key, arch[key], "a single candidate (NNI's tuner parameters cannot hold "
+                                                    "several, none or weighted candidates of a LayerChoice)"))
+        elif spec.kind == "layer":
             out[key] = {"_value": spec.names[indices[0]], "_idx": indices[0]}
         else:
             out[key] = {"_value": [spec.names[i] for i in indices], "_idx": list(indices)}
+    if problems:
+        raise ArchitectureError(problems)
     return out
 
 

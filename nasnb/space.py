@@ -96,6 +96,11 @@ class SearchSpace(Mapping):
     ----------
     model : nn.Module
         A module containing LayerChoice / InputChoice / MutableScope modules.
+    keys : {"space", "nni"}
+        How mutables built without ``key=`` are keyed: ``"space"`` (default) by their
+        module path, with NNI's automatic key as an alias; ``"nni"`` by NNI 1.x's
+        automatic key (``LayerChoice1``, ...), with the module path as an alias — what
+        :mod:`nasnb.compat` binds, so NNI code sees the keys it expects.
 
     Raises
     ------
@@ -104,9 +109,12 @@ class SearchSpace(Mapping):
         named), or a ``choose_from`` entry that names no earlier mutable.
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, keys: str = "space"):
         if not isinstance(model, nn.Module):
             raise TypeError(f"SearchSpace expects an nn.Module, got {type(model).__name__}")
+        if keys not in ("space", "nni"):
+            raise ValueError(f"keys={keys!r}: expected 'space' (module paths) or 'nni' (NNI 1.x automatic keys)")
+        self._key_mode = keys
         self.model = model
         self._observers: list[Observer] = []
         self._pending: dict[str, list[Any]] | None = None
@@ -163,10 +171,15 @@ class SearchSpace(Mapping):
                 contains[id(owner)] = any(sub is self.model for sub in owner.model.modules())
             if contains[id(owner)]:
                 outer.add(path)
-        # explicit key, else the module path (the model itself, at path "", keeps its automatic key)
+        # explicit key, else the module path (the model itself, at path "", keeps its automatic key),
+        # or NNI's automatic key when the space is keyed as NNI 1.x keyed it
+        nni = self._key_mode == "nni"
         path_to_key = {path: m._key if path in outer else
-                       (m._explicit_key if m._explicit_key is not None else (path or m._auto_key))
+                       (m._explicit_key if m._explicit_key is not None else
+                        (m._auto_key if nni else (path or m._auto_key)))
                        for path, m, _ in entries}
+        if nni:
+            self._check_unique_auto_keys(entries, outer)
         groups: dict[str, list[tuple[str, Mutable, str | None]]] = {}
         for path, m, scope in entries:
             groups.setdefault(path_to_key[path], []).append((path, m, scope))
@@ -180,6 +193,11 @@ class SearchSpace(Mapping):
                     if aliases.get(m._auto_key, key) != key:
                         ambiguous.add(m._auto_key)
                     aliases[m._auto_key] = key
+        if nni:  # module paths are the aliases of automatic keys
+            for key, members in groups.items():
+                for path, m, _ in members:
+                    if m._explicit_key is None and path and path != key:
+                        aliases[path] = key
         for a in list(aliases):
             if a in groups or a in ambiguous:
                 del aliases[a]
@@ -250,11 +268,7 @@ class SearchSpace(Mapping):
                 spec = Choice.input(key, names, first.n_chosen, source_aliases=aliases, paths=paths,
                                     aliases=al, scope=scope_key, reduction=first.reduction)
             decision = first._decision
-            try:  # keep the current choice when it fits (a re-bind), else start from the default
-                fits = spec.parse(list(decision.indices)) == decision.indices
-            except InvalidChoice:
-                fits = False
-            if not fits:
+            if not spec.fits(decision.indices):  # keep the current choice when it fits (a re-bind)
                 decision.indices = spec.default
             if not borrowed:
                 decision.spec = spec
@@ -271,6 +285,19 @@ class SearchSpace(Mapping):
             self._decisions[key] = decision
         self._wire_unused()
         _reset_global_mutable_counting()
+
+    @staticmethod
+    def _check_unique_auto_keys(entries: list[tuple[str, Mutable, str | None]], outer: set[str]) -> None:
+        first: dict[str, str] = {}
+        for path, m, _ in entries:
+            if path in outer or m._explicit_key is not None or not m._auto_key:
+                continue
+            if m._auto_key in first:
+                raise SearchSpaceError(
+                    f"automatic key {m._auto_key!r} was given to the mutables at {first[m._auto_key]!r} and {path!r} "
+                    f"(NNI's key counter restarted while the model was built), so the space cannot be keyed as NNI "
+                    f"1.x; give them explicit key= values", key=m._auto_key)
+            first[m._auto_key] = path
 
     def _wire_unused(self) -> None:
         """Find the LayerChoice keys that feed InputChoice slots (``choose_from``) and flag the unused ones."""
@@ -491,7 +518,74 @@ class SearchSpace(Mapping):
         """The architecture the model runs now, in readable form."""
         return {k: spec.encode(self._decisions[k].indices) for k, spec in self._choices.items()}
 
-    export = current
+    def export(self, keys: str = "space") -> Arch:
+        """The current architecture, keyed for this space or for NNI 1.x code.
+
+        Parameters
+        ----------
+        keys : {"space", "nni"}
+            ``"space"``: the keys of this space (as :meth:`current`). ``"nni"``: NNI 1.x's
+            keys, so NNI 1.x code building the same model loads the file: a key of mutables
+            built without ``key=`` is written under its automatic key (``LayerChoice1``,
+            ...; :attr:`aliases`), explicit keys stay, and InputChoice sources are written
+            as the strings given in ``choose_from``.
+
+        Raises
+        ------
+        ValueError
+            ``keys`` is neither ``"space"`` nor ``"nni"``.
+        SearchSpaceError
+            With ``keys="nni"``: a key has no unambiguous NNI automatic key (two mutables
+            got the same one, or it is also an explicit key of the space).
+
+        Examples
+        --------
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> class Net(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.conv = mutables.LayerChoice([nn.Conv2d(1, 4, 3), nn.Conv2d(1, 4, 5)])
+        ...         self.skip = mutables.InputChoice(choose_from=[self.conv.key], n_chosen=None)
+        ...     def forward(self, x):
+        ...         return self.skip([self.conv(x)])
+        >>> _ = SearchSpace(Net())  # each bind restarts NNI's numbering, as a fresh NNI process
+        >>> space = SearchSpace(Net())
+        >>> space.export(), space.export(keys="nni")
+        ({'conv': 0, 'skip': ['conv']}, {'LayerChoice1': 0, 'InputChoice2': ['LayerChoice1']})
+        >>> SearchSpace(Net()).apply(space.export(keys="nni"))
+        """
+        return self._written({k: d.indices for k, d in self._decisions.items()}, keys)
+
+    def _written(self, resolved: Mapping[str, tuple[int, ...]], keys: str) -> Arch:
+        """``resolved`` (key -> indices, every key) in readable form, keyed as ``keys`` says."""
+        if keys == "space":
+            return {k: spec.encode(resolved[k]) for k, spec in self._choices.items()}
+        if keys != "nni":
+            raise ValueError(f"keys={keys!r}: expected 'space' (this space's keys) or 'nni' (NNI 1.x automatic keys)")
+        return {self._nni_key(k): self._nni_value(k, resolved[k]) for k in self._choices}
+
+    def _nni_key(self, key: str) -> str:
+        """The key NNI 1.x gives ``key``'s mutables: the explicit key, else the automatic one."""
+        first = self._members[key][0]
+        if first._explicit_key is not None or first._auto_key == key:
+            return key
+        auto = first._auto_key
+        if self._aliases.get(auto) == key:
+            return auto
+        why = ("several mutables of this model got it (they were built before different binds)"
+               if auto in self._ambiguous else "it is also a key of this space")
+        raise SearchSpaceError(f"key {key!r} has no unambiguous NNI 1.x key: its automatic key {auto!r} "
+                               f"cannot be used because {why}; give the mutable at {self._choices[key].paths[0]!r} "
+                               f"an explicit key=", key=key, value=auto)
+
+    def _nni_value(self, key: str, indices: tuple[int, ...]) -> Any:
+        """The readable choice with InputChoice sources as the user wrote them in ``choose_from``."""
+        spec = self._choices[key]
+        if spec.kind == "input" and spec.named:
+            raw = self._members[key][0].choose_from
+            return [raw[i] for i in indices]
+        return spec.encode(indices)
 
     def _resolve(self, arch: Any, full: bool) -> dict[str, tuple[int, ...]]:
         if isinstance(arch, (str, os.PathLike)):
@@ -550,8 +644,9 @@ class SearchSpace(Mapping):
         """Change the decisions named in ``arch`` (a partial mapping is fine).
 
         Accepts every NNI 1.x encoding: a name, an index, a list of names or indices, a
-        multi-hot bool list, ``{"_value", "_idx"}`` dicts, or a path to a JSON file. On
-        any problem nothing changes and :class:`ArchitectureError` lists them all.
+        multi-hot bool list, ``{"_value", "_idx"}`` dicts, or a path to a JSON file. A
+        LayerChoice also takes several candidates (or none) and a list of weights, one per
+        candidate. On any problem nothing changes and :class:`ArchitectureError` lists them all.
         """
         self._set(self._resolve(arch, full=False))
 
@@ -565,11 +660,18 @@ class SearchSpace(Mapping):
         self._set(self._resolve(load_json(path), full=True))
         return self.current()
 
-    def save(self, path: str | os.PathLike, arch: Mapping[str, Any] | None = None) -> Arch:
-        """Write ``arch`` (default: the current one) as readable JSON; return what was written."""
-        arch = self.current() if arch is None else self.validate(arch)
-        dump_json(arch, path)
-        return arch
+    def save(self, path: str | os.PathLike, arch: Mapping[str, Any] | None = None, keys: str = "space") -> Arch:
+        """Write ``arch`` (default: the current one) as readable JSON; return what was written.
+
+        ``keys="nni"`` writes NNI 1.x's keys, as :meth:`export` does.
+        """
+        if arch is None:
+            resolved = {k: d.indices for k, d in self._decisions.items()}
+        else:
+            resolved = self._resolve(arch, full=True)
+        written = self._written(resolved, keys)
+        dump_json(written, path)
+        return written
 
     def sample(self, seed: int | random.Random | None = None) -> Arch:
         """Draw an architecture uniformly at random (reproducible with ``seed``); does not apply it."""

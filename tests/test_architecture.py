@@ -19,10 +19,16 @@ def test_layer_encodings(op):
     assert op.size == 3 and op.default == (0,)
 
 
-@pytest.mark.parametrize("value", ["conv7x7", 3, -1, True, None, 1.0, [0, 1], [True, True, False], [0.5, 0.5, 0.0]])
+@pytest.mark.parametrize("value", ["conv7x7", 3, -1, True, None, 1.0, [0, 0], ["skip", "conv7x7"], [True, False],
+                                   [0.5, 0.5], [-0.5, 0.0, 1.0], [float("nan"), 0.0, 1.0]])
 def test_layer_rejects(op, value):
     with pytest.raises(InvalidChoice):
         op.parse(value)
+
+
+def test_layer_accepts_several_candidates(op):  # NNI 1.x multi-choice; tests/test_multi_choice.py has the rest
+    assert op.parse([0, 1]) == (0, 1) and op.parse([True, True, False]) == (0, 1)
+    assert op.parse([0.5, 0.5, 0.0]).weights == (0.5, 0.5)
 
 
 def test_input_with_unnamed_inputs_exports_indices():

@@ -208,8 +208,9 @@ def test_apply_reports_every_problem_and_changes_nothing(seed_space):
     [
         (True, "expected one of"),
         (2.5, "expected one of"),
-        ([True, True], "exactly one selected candidate"),
-        (["0", "1"], "expected one of"),
+        ([True, True, False], "expected a list of distinct candidates"),
+        (["0", "0"], "expected a list of distinct candidates"),
+        ([0.5, -0.5], "expected finite, non-negative weights"),
         ({"a": 1}, "expected one of"),
     ],
 )

@@ -47,10 +47,11 @@ class ChoiceControl:
 
     A LayerChoice gets ``ToggleButtons`` (a ``Dropdown`` beyond :data:`MAX_TOGGLES`
     candidates) labelled with the candidate names, whose widget value is the candidate
-    index; an InputChoice gets one checkbox per input. With ``n_chosen = k``,
-    checking an input unchecks the one checked longest ago, and unchecking below ``k``
-    is refused with a message. If ``on_change`` raises, the control returns to its
-    previous value and shows the error.
+    index (no button is down while the choice selects several candidates, none, or
+    weights; a click selects one); an InputChoice gets one checkbox per input. With
+    ``n_chosen = k``, checking an input unchecks the one checked longest ago, and
+    unchecking below ``k`` is refused with a message. If ``on_change`` raises, the
+    control returns to its previous value and shows the error.
 
     Parameters
     ----------
@@ -75,12 +76,13 @@ class ChoiceControl:
         self.on_change = on_change
         self._silent = False
         self._order: list[int] = []  # checkbox indices in the order they were checked
+        self._layer_value: Any = None  # a LayerChoice's readable value (several candidates show no button)
         look = shared if shared is not None else SharedLook()
         self._own_message = message is None
         self.message = widgets.HTML(value="") if message is None else message
         if spec.kind == "layer":  # the widget's value is the candidate index; labels are names
             options = [(name, i) for i, name in enumerate(spec.names)]
-            index = spec.parse(value)[0]
+            index = self._single(value)
             if len(options) > MAX_TOGGLES:
                 self.control = widgets.Dropdown(options=options, value=index, style=look.dropdown,
                                                 layout=look.dropdown_layout)
@@ -119,15 +121,22 @@ class ChoiceControl:
     def value(self) -> Any:
         """The readable choice the control shows."""
         if self.spec.kind == "layer":
-            return self.spec.encode((self.control.value,))
+            index = self.control.value
+            return self._layer_value if index is None else self.spec.encode((index,))
         return self.spec.encode(tuple(i for i, cb in enumerate(self.checkboxes) if cb.value))
+
+    def _single(self, value: Any) -> int | None:
+        """The candidate index a LayerChoice ``value`` selects; None (no button down) for several or weights."""
+        chosen = self.spec.parse(value)
+        self._layer_value = self.spec.encode(chosen)
+        return chosen[0] if len(chosen) == 1 and type(chosen) is tuple else None
 
     def set_value(self, value: Any) -> None:
         """Show ``value`` without calling ``on_change`` (the space changed elsewhere)."""
         self._silent = True
         try:
             if self.spec.kind == "layer":
-                self.control.value = self.spec.parse(value)[0]
+                self.control.value = self._single(value)
             else:
                 chosen = set(self.spec.parse(value))
                 for i, cb in enumerate(self.checkboxes):
@@ -147,9 +156,11 @@ class ChoiceControl:
             self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
 
     def _on_layer(self, change: dict) -> None:
-        if self._silent:
+        if self._silent or change["new"] is None:
             return
-        self._report(self.spec.encode((change["old"],)), self.spec.encode((change["new"],)))
+        old = self._layer_value if change["old"] is None else self.spec.encode((change["old"],))
+        self._layer_value = self.spec.encode((change["new"],))
+        self._report(old, self._layer_value)
 
     def _on_check(self, i: int, change: dict) -> None:
         if self._silent:

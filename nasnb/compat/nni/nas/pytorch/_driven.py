@@ -1,0 +1,105 @@
+"""What the NNI-style one-shot trainers share: a nasnb trainer driven by an NNI mutator."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping
+
+import torch
+
+from nasnb._atomic import write_text
+from nasnb.compat._errors import nni_errors
+
+
+class MutatorDriver:
+    """Stands in a nasnb trainer's ``mixer`` slot: ``refresh()`` draws the mutator's next decisions.
+
+    The mutator's hooks stay installed on the decisions, so every forward goes through it.
+    """
+
+    def __init__(self, mutator: Any):
+        self.mutator = mutator
+
+    def refresh(self) -> None:
+        self.mutator.reset()
+
+
+def check_mutator(mutator: Any, model: Any, trainer: str, expected: type) -> None:
+    """Refuse a mutator of another model or of a kind this trainer cannot drive."""
+    if not isinstance(mutator, expected):
+        raise TypeError(f"{trainer}: mutator must be a {expected.__name__} (or a subclass), got "
+                        f"{type(mutator).__name__}")
+    if mutator.model is not model:
+        raise ValueError(f"{trainer}: the mutator was built for another model; pass mutator=None or a mutator "
+                         f"built on this model")
+
+
+def export_nni(mutator: Any, file: str | os.PathLike | None, masks: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
+    """``mutator.export()`` (or ``masks`` in its form), written to ``file`` as JSON when given."""
+    with torch.no_grad():
+        arch = mutator.export() if masks is None else mutator._readable(dict(masks))
+    if file is not None:
+        from .trainer import TorchTensorEncoder
+
+        write_text(file, json.dumps(arch, indent=2, sort_keys=True, cls=TorchTensorEncoder) + "\n")
+    return arch
+
+
+def indices_of(space: Any, arch: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """key -> indices of an exported architecture (RuntimeError for a bad one, as in NNI)."""
+    with nni_errors():
+        return space._resolve(arch, full=True)
+
+
+def status_weights(mutator: Any, space: Any) -> dict[str, list[float]]:
+    """Each key's current mutator decision as floats (the one-shot history's record)."""
+    status = mutator.status()
+    out: dict[str, list[float]] = {}
+    for key in space:
+        values = status.get(key)
+        n = space[key].n_candidates
+        if isinstance(values, list) and len(values) == n:
+            out[key] = [float(v) for v in values]
+        else:
+            chosen = space.decision(key).indices
+            out[key] = [1.0 if i in chosen else 0.0 for i in range(n)]
+    return out
+
+
+def masks_of(space: Any, indices: Mapping[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    """Bool masks (CPU) of ``key -> indices``: what a discrete mutator's cache holds."""
+    out = {}
+    for key, chosen in indices.items():
+        mask = torch.zeros(space[key].n_candidates, dtype=torch.bool)
+        mask[list(chosen)] = True
+        out[key] = mask
+    return out
+
+
+class StepsLoader:
+    """``steps`` shuffled batches of ``data`` per pass, cycling through it (NNI's ``child_steps``)."""
+
+    def __init__(self, data: Any, steps: int, batch_size: int, workers: int, seed: int):
+        from torch.utils.data import DataLoader, RandomSampler
+
+        g = torch.Generator().manual_seed(seed)
+        self.loader = DataLoader(data, batch_size=batch_size, sampler=RandomSampler(data, generator=g),
+                                 num_workers=workers)
+        self.steps = steps
+        self._iter: Any = None
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Any:
+        for _ in range(self.steps):
+            try:
+                batch = next(self._iter) if self._iter is not None else None
+            except StopIteration:
+                batch = None
+            if batch is None:
+                self._iter = iter(self.loader)
+                batch = next(self._iter)
+            yield batch
