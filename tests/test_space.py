@@ -364,3 +364,38 @@ def test_direct_mutable_subclasses_are_refused():
 
     with pytest.raises(nasnb.SearchSpaceError, match="Odd at '0' subclasses Mutable directly"):
         nasnb.SearchSpace(nn.Sequential(Odd(key="odd")))
+
+
+def test_a_space_keyed_as_nni_uses_automatic_keys_with_module_paths_as_aliases():
+    from nasnb.mutables import _reset_global_mutable_counting
+
+    def build():
+        _reset_global_mutable_counting()
+        net = nn.Module()
+        net.conv = mutables.LayerChoice([nn.Conv2d(1, 2, 3), nn.Conv2d(1, 2, 5)])
+        net.skip = mutables.InputChoice(choose_from=[net.conv.key], n_chosen=None)
+        net.act = mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act")
+        return net
+
+    space = nasnb.SearchSpace(build(), keys="nni")
+    assert list(space) == ["LayerChoice1", "InputChoice2", "act"]
+    assert space.model.conv.key == "LayerChoice1"
+    space.apply({"conv": 1, "skip": []})  # module paths are aliases
+    assert space.current() == {"LayerChoice1": 1, "InputChoice2": [], "act": 0}
+    assert space.export(keys="nni") == space.current()
+    native = nasnb.SearchSpace(build())
+    native.apply(space.current())  # and the other way round
+    assert native.current() == {"conv": 1, "skip": [], "act": 0}
+    with pytest.raises(ValueError, match="keys='paths'"):
+        nasnb.SearchSpace(build(), keys="paths")
+
+
+def test_a_space_keyed_as_nni_refuses_automatic_keys_given_twice():
+    from nasnb.mutables import _reset_global_mutable_counting
+
+    _reset_global_mutable_counting()
+    a = mutables.LayerChoice([nn.ReLU(), nn.Tanh()])
+    _reset_global_mutable_counting()
+    b = mutables.LayerChoice([nn.ReLU(), nn.Tanh()])
+    with pytest.raises(nasnb.SearchSpaceError, match="'LayerChoice1' was given to the mutables at '0' and '1'"):
+        nasnb.SearchSpace(nn.Sequential(a, b), keys="nni")

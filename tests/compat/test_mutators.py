@@ -278,3 +278,31 @@ def test_mutables_tree_orders_scopes_and_deduplicates_shared_keys():
     assert [m.key for m in mutator.mutables.traverse(order="post")] == ["shared", "cell"]
     root = mutator.mutables
     assert root.mutable is None and root.children[0].type() is Cell
+
+
+def test_on_the_darts_space_fixing_in_place_equals_nasnb_fix_and_drops_unused_edges():
+    import nasnb
+    from nasnb.spaces import DARTS
+    from nni.nas.pytorch.fixed import apply_fixed_architecture
+    from nni.nas.pytorch.random import RandomMutator
+
+    torch.manual_seed(0)
+    net = _counted(DARTS.small)
+    mutator = RandomMutator(net)
+    mutator.reset()
+    arch = mutator.export()
+    assert len(arch) == 36
+    fresh = _counted(DARTS.small)
+    apply_fixed_architecture(fresh, arch)  # DARTS defines example_input(): the dropped edges are known
+    reference = _counted(DARTS.small)
+    space = nasnb.SearchSpace(reference, keys="nni")
+    fixed = space.fix(arch)
+    n_params = sum(p.numel() for p in fresh.parameters())
+    assert n_params == sum(p.numel() for p in fixed.parameters())
+    assert n_params < sum(p.numel() for p in _counted(DARTS.small).parameters())
+    unused = space.unused(arch)
+    assert len(unused) == 12  # per cell type (keys are shared by the cells of a type): 14 edges, 8 kept
+    x = torch.randn(2, 3, 32, 32)
+    fresh.eval(), fixed.eval()
+    fixed.load_state_dict(fresh.state_dict())
+    assert torch.allclose(fresh(x), fixed(x))

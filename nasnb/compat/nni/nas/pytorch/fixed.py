@@ -88,13 +88,20 @@ class FixedArchitecture(Mutator):
         A LayerChoice becomes its chosen candidate (a small wrapper when it returns a mask
         or a list, or when several candidates are chosen; a weightless stand-in returning
         None when none is), an InputChoice a fixed selector. Unchosen candidates are gone.
+        An edge whose output no chosen InputChoice slot takes (a DARTS edge its node drops)
+        is left out too when nasnb knows the data flow: the model has run, or it has an
+        ``example_input()`` method; otherwise it is kept, as NNI 1.x kept it.
         """
+        space = self.space
+        if space._exclusive is None and callable(getattr(self.model, "example_input", None)):
+            space.probe(self.model.example_input())  # learn which edges feed only their InputChoice slots
+        unused = space.unused_of(self._indices) if space._exclusive is not None else set()
         root = self.model if module is None else module
         for parent in list(root.modules()):
             for name, child in list(parent._modules.items()):
                 if isinstance(child, (LayerChoice, InputChoice)):
-                    indices = self._indices[self.space[child.key].key]
-                    parent._modules[name] = _replacement(child, indices, None, unused=False)
+                    key = space[child.key].key
+                    parent._modules[name] = _replacement(child, self._indices[key], None, unused=key in unused)
 
 
 def apply_fixed_architecture(model: nn.Module, fixed_arc: str | os.PathLike | Mapping[str, Any]) -> FixedArchitecture:
