@@ -27,12 +27,26 @@ __all__ = ["RandomMutator"]
 class RandomMutator(nn.Module):
     """Apply a uniformly random architecture on every ``reset()`` (torch's RNG seeds it).
 
+    For NNI 1.x's mutator API (``sample_search``, hooks, custom mutators) use
+    :mod:`nasnb.compat`; a subclass here that overrides those hooks is refused.
+
     Parameters
     ----------
     model : nn.Module
         The model with mutables; it is bound to a :class:`~nasnb.SearchSpace` but not
         registered as a child, so the mutator has no parameters (as in NNI).
     """
+
+    _NNI_HOOKS = ("sample_search", "sample_final", "on_forward_layer_choice", "on_forward_input_choice",
+                  "enter_mutable_scope", "exit_mutable_scope")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        hooks = [h for h in cls._NNI_HOOKS if h in vars(cls)]
+        if hooks:  # they would never be called here: refuse instead of ignoring them
+            raise TypeError(
+                f"{cls.__name__} overrides {hooks}, which nasnb.mutator.RandomMutator never calls; subclass "
+                f"nni.nas.pytorch.random.RandomMutator after nasnb.compat.install_nni() (NNI 1.x's mutator API)")
 
     def __init__(self, model: nn.Module):
         super().__init__()

@@ -40,3 +40,14 @@ def test_random_mutator_follows_torch_seed_and_refuses_forward():
     assert mutator.export() == first
     with pytest.raises(RuntimeError, match="Forward is undefined for mutators"):
         mutator()
+
+
+def test_a_subclass_overriding_nni_hooks_is_refused_not_ignored():
+    import pytest
+
+    from nasnb.mutator import RandomMutator
+
+    with pytest.raises(TypeError, match=r"overrides \['sample_search'\].*nasnb.compat"):
+        class Custom(RandomMutator):
+            def sample_search(self):
+                return {}

@@ -142,3 +142,13 @@ def test_get_and_apply_refuses_parameters_that_do_not_fit_with_a_runtime_error(t
     net = nn.Sequential(LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
     with pytest.raises(RuntimeError, match="'act'"):
         get_and_apply_next_architecture(net)
+
+
+def test_trial_scripts_run_under_the_process_executor_too(trial_script):
+    space = _space()
+    exp = nasnb.Experiment(space, TrialCommand(trial_script), "random", max_trials=2, seed=1, executor="process",
+                           concurrency=2, progress=False)
+    exp.run()
+    assert exp.n_done == 2 and exp.n_failed == 0
+    kernels = {0: 3, 1: 5, 2: 1}
+    assert all(t.score == kernels[t.arch["conv"]] + 10 * t.arch["act"] for t in exp.history)

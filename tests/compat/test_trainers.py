@@ -85,8 +85,11 @@ def test_darts_trainer_runs_a_custom_darts_mutator():
 
     net = _net()
     trainer = DartsTrainer(net, nn.CrossEntropyLoss(), None, torch.optim.SGD(net.parameters(), lr=0.05), 1,
-                           _data(), None, mutator=NoIdentity(net), batch_size=8, workers=0, device="cpu")
+                           _data(), None, mutator=NoIdentity(net), batch_size=8, workers=0, device="cpu",
+                           unrolled=True, arc_learning_rate=0.1)
+    before = trainer.mutator.choices["LayerChoice1"].detach().clone()
     trainer.train()
+    assert not torch.equal(before, trainer.mutator.choices["LayerChoice1"].detach())  # second order moved them
     assert NoIdentity.resets >= 3  # every step draws through the override
     assert trainer.mutator.status()["LayerChoice1"][2] == 0.0
 
