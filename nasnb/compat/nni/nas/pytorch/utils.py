@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import torch
 
 from nasnb.mutables import Mutable, _reset_global_mutable_counting, global_mutable_counting
+from nasnb.oneshot._base import _move
 
 __all__ = [
     "AverageMeter",
@@ -30,18 +31,8 @@ __all__ = [
 
 
 def to_device(obj: Any, device: torch.device | str) -> Any:
-    """Move a tensor, or the tensors in a tuple/list/dict (recursively), to ``device``."""
-    if torch.is_tensor(obj):
-        return obj.to(device)
-    if isinstance(obj, tuple):
-        return tuple(to_device(t, device) for t in obj)
-    if isinstance(obj, list):
-        return [to_device(t, device) for t in obj]
-    if isinstance(obj, dict):
-        return {k: to_device(v, device) for k, v in obj.items()}
-    if isinstance(obj, (int, float, str)):
-        return obj
-    raise ValueError(f"to_device: {type(obj).__name__} is not a tensor, a tuple/list/dict of them, or a number/str")
+    """Move a tensor, or the tensors in a (nested) tuple/list/dict, to ``device``; other values stay."""
+    return _move(obj, torch.device(device))
 
 
 def to_list(arr: Any) -> Any:
