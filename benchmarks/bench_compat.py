@@ -24,10 +24,11 @@ from torch.utils.data import TensorDataset
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
-import nasnb  # noqa: E402
-import nasnb.compat  # noqa: E402
 from _timing import fmt, interleaved  # noqa: E402
 from bench_core import step  # noqa: E402
+
+import nasnb  # noqa: E402
+import nasnb.compat  # noqa: E402
 from nasnb.mutables import _reset_global_mutable_counting  # noqa: E402
 from nasnb.spaces import DARTS  # noqa: E402
 

@@ -31,8 +31,9 @@ from torch import nn
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
-import nasnb  # noqa: E402
 from _timing import fmt, median_time  # noqa: E402
+
+import nasnb  # noqa: E402
 from nasnb import mutables  # noqa: E402
 from tests.models import PlainSeedNet, SeedNet  # noqa: E402
 

@@ -29,8 +29,21 @@ from .space import SearchSpace
 
 if TYPE_CHECKING:  # editors jump to the lazy names' sources
     from . import (
-        bench, executors, experiment, fixed, graph, journal, mutator, nni_format, oneshot, ops, plot, profile,
-        spaces, strategy, widgets,
+        bench,
+        executors,
+        experiment,
+        fixed,
+        graph,
+        journal,
+        mutator,
+        nni_format,
+        oneshot,
+        ops,
+        plot,
+        profile,
+        spaces,
+        strategy,
+        widgets,
     )
     from .experiment import Experiment
     from .widgets import Explorer

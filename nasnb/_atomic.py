@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from typing import IO, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 __all__ = ["atomic_file", "save_with", "write_bytes", "write_text"]
 

@@ -15,7 +15,8 @@ mixers are restored, and nothing of the tagging stays on the model's tensors.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import torch
 from torch import nn

@@ -15,8 +15,9 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["Outcome", "Trial", "TrialTimeout", "check_timeout", "interpret", "run_evaluate"]
 

@@ -37,8 +37,9 @@ import json
 import math
 import os
 import random
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 __all__ = [
     "Choice",

@@ -21,7 +21,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 __all__ = ["Decision", "Mixer"]
 

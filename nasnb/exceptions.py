@@ -17,8 +17,9 @@ invalid architecture (1 problem):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = [
     "ArchitectureError",

@@ -29,7 +29,8 @@ import json
 import os
 import warnings
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 

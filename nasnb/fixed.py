@@ -23,7 +23,8 @@ Sequential(
 from __future__ import annotations
 
 import os
-from typing import Any, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from torch import nn
 

@@ -42,7 +42,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import nn
@@ -582,9 +583,9 @@ def build_graph(
         if d["kind"] in ("layer_choice", "input_choice") and d.get("group") is not None:
             key_groups.setdefault(d["key"], []).append(n)
     g.graph["key_groups"] = key_groups
-    for n, d in g.nodes(data=True):
+    for _, d in g.nodes(data=True):
         d.setdefault("active", True)
-    for u, v, d in g.edges(data=True):
+    for _, _, d in g.edges(data=True):
         d.setdefault("active", True)
     mark_active(g, space.current(), space=space)
     return g
@@ -617,7 +618,7 @@ def mark_active(graph: "nx.DiGraph", arch: Mapping[str, Any], *, space: SearchSp
     (True, False)
     """
     nx = _nx()
-    for n, d in graph.nodes(data=True):
+    for _, d in graph.nodes(data=True):
         kind = d["kind"]
         if kind in ("layer_choice", "input_choice") and d["key"] in arch:
             value = arch[d["key"]]
@@ -629,10 +630,10 @@ def mark_active(graph: "nx.DiGraph", arch: Mapping[str, Any], *, space: SearchSp
             else:
                 vals = value if isinstance(value, (list, tuple)) else [value]
                 d["chosen"] = [d["candidates"][v] if isinstance(v, int) else str(v) for v in vals]
-    for n, d in graph.nodes(data=True):
+    for _, d in graph.nodes(data=True):
         if d["kind"] == "candidate":
             d["chosen"] = d["candidate"] in graph.nodes[d["choice"]]["chosen"]
-    for u, v, d in graph.edges(data=True):
+    for _, v, d in graph.edges(data=True):
         vd = graph.nodes[v]
         if vd["kind"] == "input_choice" and "index" in d:
             d["chosen"] = vd["candidates"][d["index"]] in vd["chosen"]

@@ -47,8 +47,9 @@ import tempfile
 import time
 import warnings
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._atomic import _fsync_dir
 from ._trial import STATUSES, Trial

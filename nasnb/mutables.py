@@ -33,7 +33,8 @@ from __future__ import annotations
 import sys
 import warnings
 import weakref
-from typing import Any, Iterator, Mapping, Sequence, overload
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, overload
 
 import torch
 from torch import nn
@@ -266,9 +267,11 @@ class LayerChoice(_Choosable):
     _RESERVED = frozenset({"length", "reduction", "return_mask", "_key", "key", "names"})
 
     @overload
-    def __init__(self, op_candidates: list[nn.Module], reduction: str = ..., return_mask: bool = ..., key: str | None = ...) -> None: ...
+    def __init__(self, op_candidates: list[nn.Module], reduction: str = ..., return_mask: bool = ...,
+                 key: str | None = ...) -> None: ...
     @overload
-    def __init__(self, op_candidates: Mapping[str, nn.Module], reduction: str = ..., return_mask: bool = ..., key: str | None = ...) -> None: ...
+    def __init__(self, op_candidates: Mapping[str, nn.Module], reduction: str = ..., return_mask: bool = ...,
+                 key: str | None = ...) -> None: ...
 
     def __init__(self, op_candidates, reduction="sum", return_mask=False, key=None):
         super().__init__(key)

@@ -22,10 +22,12 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -391,8 +393,9 @@ def profile_candidates(
         for i, (name, cand) in enumerate(zip(target.names, target)):
             params = sum(p.numel() for p in cand.parameters())
             try:
-                flops, out = _flops(lambda: cand(*a, **kw))
-                times = _time(lambda: cand(*a, **kw), device, repeats) if latency and repeats > 0 else []
+                run = functools.partial(cand, *a, **kw)  # bound now, not looked up when called
+                flops, out = _flops(run)
+                times = _time(run, device, repeats) if latency and repeats > 0 else []
                 rows.append(CandidateProfile(spec.key, name, type(cand).__name__, params, flops,
                                              statistics.median(times) if times else None,
                                              (_shapes(out) or [None])[0], i in chosen))

@@ -40,9 +40,9 @@ import os
 import random
 import warnings
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from torch import nn
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # THE test command:  bash scripts/test.sh [extra pytest args for the unit-test run]
 #  1. scripts/setup.sh (venv, torch==2.13.0, nasnb[test], chromium)
-#  2. unit tests + doctests + browser tests (pytest config in pyproject.toml)
-#  3. notebooks re-executed and compared with nbval
-# Exits non-zero if either pytest run fails; both always run.
+#  2. lint: ruff (rules in pyproject.toml)
+#  3. unit tests + doctests + browser tests (pytest config in pyproject.toml)
+#  4. notebooks re-executed and compared with nbval
+# Exits non-zero if any step fails; every step always runs.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,6 +13,10 @@ bash scripts/setup.sh test
 PY="${VENV:-.venv}/bin/python"
 
 set +e
+echo "== lint (ruff) =="
+"${VENV:-.venv}/bin/ruff" check .
+lint_rc=$?
+
 echo "== unit tests, doctests, browser tests =="
 MPLBACKEND=Agg "$PY" -m pytest "$@"
 unit_rc=$?
@@ -27,6 +32,7 @@ else
 fi
 set -e
 
-echo "== summary: unit rc=$unit_rc, notebooks rc=$nb_rc =="
+echo "== summary: lint rc=$lint_rc, unit rc=$unit_rc, notebooks rc=$nb_rc =="
 if (( unit_rc != 0 )); then exit "$unit_rc"; fi
-exit "$nb_rc"
+if (( nb_rc != 0 )); then exit "$nb_rc"; fi
+exit "$lint_rc"

@@ -15,7 +15,7 @@ class SeedNet(nn.Module):
     """The seed document's MNIST net with both examples: conv1 choice and a skip."""
 
     def __init__(self):
-        super(SeedNet, self).__init__()
+        super().__init__()
         self.conv1 = mutables.LayerChoice([
             nn.Conv2d(1, 32, 3, 1),
             nn.Conv2d(1, 32, 5, 3)

@@ -13,7 +13,8 @@ def op():
 
 
 def test_layer_encodings(op):
-    for value in ("skip", 2, ["skip"], [2], [False, False, True], [0.0, 0.0, 1.0], {"_value": "skip", "_idx": 2}, {"_value": "skip"}):
+    for value in ("skip", 2, ["skip"], [2], [False, False, True], [0.0, 0.0, 1.0], {"_value": "skip", "_idx": 2},
+                  {"_value": "skip"}):
         assert op.parse(value) == (2,), value
     assert op.encode((1,)) == "conv5x5"
     assert op.size == 3 and op.default == (0,)

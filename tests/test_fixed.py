@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import nasnb
-from nasnb.fixed import UnusedChoice, FixedInputChoice, FixedLayerChoice, apply_fixed_architecture
+from nasnb.fixed import FixedInputChoice, FixedLayerChoice, UnusedChoice, apply_fixed_architecture
 from nasnb.mutables import InputChoice, Mutable
 
 from .models import CellNet, MaskNet, SeedNet

@@ -339,7 +339,7 @@ def test_layered_layout_keeps_long_edges_off_other_nodes():
     # stem -> in3 skips 5 layers; in the old layout it ran straight along the chain
     assert pos["in3"][0] - pos["stem"][0] > 2
     layer_y = {}
-    for n, (x, y) in pos.items():
+    for x, y in pos.values():
         layer_y.setdefault(x, []).append(y)
     from nasnb.graph import _layered
 

@@ -234,10 +234,10 @@ def test_active_refuses_several_candidates():
     space = nasnb.SearchSpace(net)
     space.apply({"op": ["a", "c"]})
     with pytest.raises(ValueError, match=r"'op': the choice \['a', 'c'\] selects 2 candidates.*list\(lc\)"):
-        net.op.active
+        _ = net.op.active
     space.apply({"op": []})
     with pytest.raises(ValueError, match="selects 0 candidates"):
-        net.op.active
+        _ = net.op.active
     space.apply({"op": [0.0, 0.5, 0.0]})
     assert net.op.active is net.op.b
 

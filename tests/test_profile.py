@@ -12,7 +12,6 @@ from nasnb import mutables
 from nasnb.exceptions import NasnbError
 from nasnb.profile import ForwardError, count_params, format_count, profile, profile_candidates
 
-
 X = torch.zeros(1, 1, 28, 28)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import json
 from collections import OrderedDict
 
 import pytest

@@ -58,7 +58,9 @@ def test_shared_key_with_different_candidates_is_refused_naming_both_paths():
         LayerChoice([nn.ReLU(), nn.Tanh()], key="act"),
         LayerChoice([nn.ReLU(), nn.Tanh(), nn.ELU()], key="act"),
     )
-    with pytest.raises(nasnb.SearchSpaceError, match=r"key 'act' is shared by LayerChoice at '0' and LayerChoice at '1'.*candidate counts differ: 2 vs 3"):
+    with pytest.raises(nasnb.SearchSpaceError,
+                       match=r"key 'act' is shared by LayerChoice at '0' and LayerChoice at '1'.*"
+                             r"candidate counts differ: 2 vs 3"):
         nasnb.SearchSpace(net)
 
 
@@ -82,7 +84,8 @@ def test_shared_key_with_different_names_or_inputs_is_refused():
 
 def test_explicit_key_colliding_with_a_path_key_is_refused():
     net = nn.ModuleDict({"op": LayerChoice([nn.ReLU()]), "other": LayerChoice([nn.ReLU()], key="op")})
-    with pytest.raises(nasnb.SearchSpaceError, match="'op' is the module path of LayerChoice at 'op' and the explicit key of LayerChoice at 'other'"):
+    with pytest.raises(nasnb.SearchSpaceError,
+                       match="'op' is the module path of LayerChoice at 'op' and the explicit key of LayerChoice at 'other'"):
         nasnb.SearchSpace(net)
 
 
@@ -118,7 +121,8 @@ def test_choose_from_must_name_an_earlier_key():
         "pick": InputChoice(choose_from=["later"], n_chosen=1, key="pick"),
         "later": LayerChoice([nn.ReLU()], key="later"),
     })
-    with pytest.raises(nasnb.SearchSpaceError, match=r"choose_from entry 'later' is not NO_KEY and not the key of a mutable that appears before it"):
+    with pytest.raises(nasnb.SearchSpaceError,
+                       match=r"choose_from entry 'later' is not NO_KEY and not the key of a mutable that appears before it"):
         nasnb.SearchSpace(net)
 
 
@@ -226,7 +230,8 @@ def test_apply_rejects_non_mapping(seed_space):
 
 def test_input_count_must_match_n_chosen():
     space = nasnb.SearchSpace(CellNet())
-    with pytest.raises(nasnb.ArchitectureError, match=r"'normal_n1_switch': got \['normal_n1_p0'\], expected a list of exactly 2"):
+    with pytest.raises(nasnb.ArchitectureError,
+                       match=r"'normal_n1_switch': got \['normal_n1_p0'\], expected a list of exactly 2"):
         space.apply({"normal_n1_switch": ["normal_n1_p0"]})
 
 

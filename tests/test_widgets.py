@@ -36,7 +36,7 @@ def explorer(seed):
 
 
 def _params(ex):
-    line = next(l for l in ex.summary_text.splitlines() if l.startswith("parameters"))
+    line = next(row for row in ex.summary_text.splitlines() if row.startswith("parameters"))
     return line.split(": ", 1)[1]
 
 

@@ -11,7 +11,8 @@ import json
 import math
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ArchitectureError, NasnbError, Problem
 

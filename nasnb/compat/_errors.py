@@ -11,8 +11,8 @@ SearchSpaceError True conv1
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from ..exceptions import NasnbError
 

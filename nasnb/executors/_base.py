@@ -10,7 +10,8 @@ changing one argument.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._trial import Outcome
 

@@ -12,7 +12,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._trial import Outcome, check_timeout, run_evaluate
 from ._base import Executor

@@ -26,8 +26,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import wait as wait_connections
-from typing import Any, Callable
+from typing import Any
 
 from .._trial import Outcome, check_timeout, run_evaluate
 from ._base import Executor

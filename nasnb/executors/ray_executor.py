@@ -7,7 +7,8 @@ Needs the optional extra: ``pip install 'nasnb[ray]'``. Ray is imported in
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .._trial import Outcome, check_timeout, run_evaluate
 from ._base import Executor

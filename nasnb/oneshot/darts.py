@@ -155,7 +155,8 @@ class DartsTrainer(OneShotTrainer):
                 continue
             if spec.reduction in ("concat", "none"):
                 raise SearchSpaceError(
-                    f"DARTS cannot search InputChoice {key!r}: it chooses {spec.n_chosen if spec.n_chosen is not None else 'any number'} "
+                    f"DARTS cannot search InputChoice {key!r}: it chooses "
+                    f"{spec.n_chosen if spec.n_chosen is not None else 'any number'} "
                     f"of {spec.n_candidates} inputs with reduction {spec.reduction!r}, so each choice has a different "
                     f"shape and no weighted mixture fits all; use reduction 'sum' or 'mean' (or SPOS/ENAS)",
                     key=key, value=spec.reduction,

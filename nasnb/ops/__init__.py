@@ -30,7 +30,7 @@ from __future__ import annotations
 import fnmatch
 import warnings
 from collections import OrderedDict
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from torch import nn
 

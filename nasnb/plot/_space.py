@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._style import MIN_FONTSIZE
 
@@ -260,7 +261,7 @@ def _space_data(graph: "nx.DiGraph", show_shapes: bool = True, wrap: int | str |
 
     # rows stack downwards; each gap holds a lane per item whose edges go on to the next row
     lanes: list[list[Any]] = []
-    for r, (i, j) in enumerate(rows):
+    for r, (_, j) in enumerate(rows):
         out = {a for a, b in links.get(j - 1, ()) if r + 1 < len(rows)}
         lanes.append(sorted(out, key=lambda a: lay.y[a]))
     shift: list[float] = []
@@ -309,7 +310,7 @@ def _space_data(graph: "nx.DiGraph", show_shapes: bool = True, wrap: int | str |
                           alpha=1.0 if active else FADED_ALPHA + 0.15, width=1.6 if active else 0.9,
                           style="dashed" if dashed else "solid"))
     boxes = []
-    for it, ms in lay.members.items():
+    for it in lay.members:
         c = it[1]
         d = g.nodes[c]
         k = lay.layer[it]

@@ -26,7 +26,8 @@ Examples
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn

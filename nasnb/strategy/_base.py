@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import NasnbError
 
@@ -88,7 +89,7 @@ class Strategy(ABC):
         self._setup()
         return self
 
-    def _setup(self) -> None:
+    def _setup(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Hook for subclasses: build per-space state after :meth:`bind`."""
 
     def _require_space(self) -> SearchSpace:

@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ._base import Indices, Strategy
 

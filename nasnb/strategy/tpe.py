@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ._base import Indices, Strategy
 

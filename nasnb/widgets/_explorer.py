@@ -25,7 +25,8 @@ import json
 import os
 import random
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import ipywidgets as widgets
 import torch

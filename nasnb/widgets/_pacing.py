@@ -24,7 +24,8 @@ import asyncio
 import io
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Debouncer", "Painter", "Throttle", "running_loop"]
 

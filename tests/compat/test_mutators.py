@@ -281,10 +281,11 @@ def test_mutables_tree_orders_scopes_and_deduplicates_shared_keys():
 
 
 def test_on_the_darts_space_fixing_in_place_equals_nasnb_fix_and_drops_unused_edges():
-    import nasnb
-    from nasnb.spaces import DARTS
     from nni.nas.pytorch.fixed import apply_fixed_architecture
     from nni.nas.pytorch.random import RandomMutator
+
+    import nasnb
+    from nasnb.spaces import DARTS
 
     torch.manual_seed(0)
     net = _counted(DARTS.small)

@@ -24,7 +24,7 @@ def test_tpe_is_built_on_optuna_and_learns():
     needed = []
     for seed in range(5):
         s = TPE(seed=seed).bind(additive_space())
-        for n in range(1, 257):
+        for n in range(1, 257):  # noqa: B007 - the count is read after the loop
             arch = s.ask()
             if additive_score(arch) == 12:
                 break

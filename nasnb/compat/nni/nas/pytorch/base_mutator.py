@@ -24,10 +24,10 @@ from typing import Any
 
 from torch import nn
 
+from nasnb.compat._errors import nni_errors
 from nasnb.mutables import InputChoice, LayerChoice, Mutable, MutableScope
 from nasnb.space import SearchSpace
 
-from nasnb.compat._errors import nni_errors
 from .utils import StructuredMutableTreeNode
 
 __all__ = ["BaseMutator"]

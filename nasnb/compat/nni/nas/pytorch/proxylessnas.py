@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasnb.mutables import InputChoice, LayerChoice
-from nasnb.oneshot import callbacks as native_cb
 from nasnb.oneshot import accuracy
+from nasnb.oneshot import callbacks as native_cb
 from nasnb.oneshot import proxyless as native
 from nasnb.space import SearchSpace
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import random as _random
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
