@@ -20,6 +20,7 @@ Sequential(
 from __future__ import annotations
 
 import importlib
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from . import mutables
@@ -48,7 +49,10 @@ if TYPE_CHECKING:  # editors jump to the lazy names' sources
     from .experiment import Experiment
     from .widgets import Explorer
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version (pyproject.toml is the one place it is written)
+    __version__ = _metadata.version("nasnb")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 # every public submodule is reachable as ``nasnb.<name>`` after ``import nasnb``, loaded on first use
 _LAZY_MODULES = {

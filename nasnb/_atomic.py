@@ -37,7 +37,7 @@ def _fsync_dir(folder: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+def atomic_file(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on a clean exit it replaces ``path``.
 
     ``mode`` is "w" (text) or "wb" (bytes). The new file gets the old one's permissions
@@ -67,19 +67,19 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     _fsync_dir(folder)
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
+def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8), atomically."""
     with atomic_file(path, "w") as f:
         f.write(text)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data``, atomically."""
     with atomic_file(path, "wb") as f:
         f.write(data)
 
 
-def save_with(path: str | os.PathLike, save: Callable[[IO[bytes]], None]) -> None:
+def save_with(path: str | os.PathLike[str], save: Callable[[IO[bytes]], None]) -> None:
     """Replace ``path`` with what ``save(file)`` writes (e.g. ``lambda f: torch.save(obj, f)``), atomically."""
     with atomic_file(path, "wb") as f:
         save(f)

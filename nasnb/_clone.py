@@ -29,7 +29,7 @@ def _is_atomic(value: Any) -> bool:
 
 
 def _clone_tensor(t: torch.Tensor, memo: dict[int, Any]) -> torch.Tensor:
-    found = memo.get(id(t))
+    found: torch.Tensor | None = memo.get(id(t))
     if found is not None:
         return found
     if type(t) is nn.Parameter:
@@ -45,7 +45,7 @@ def _clone_tensor(t: torch.Tensor, memo: dict[int, Any]) -> torch.Tensor:
 
 def clone_module(module: nn.Module, memo: dict[int, Any]) -> nn.Module:
     """Deep copy of ``module``; entries already in ``memo`` (by ``id``) are reused as is."""
-    found = memo.get(id(module))
+    found: nn.Module | None = memo.get(id(module))
     if found is not None:
         return found
     if getattr(type(module), "__deepcopy__", None) is not None:  # the module knows how to copy itself
@@ -54,7 +54,7 @@ def clone_module(module: nn.Module, memo: dict[int, Any]) -> nn.Module:
         return new
     new = object.__new__(type(module))
     memo[id(module)] = new
-    state = {}
+    state: dict[str, Any] = {}
     for name, value in module.__dict__.items():
         if name == "_parameters" or name == "_buffers":
             state[name] = {k: None if v is None else _clone_tensor(v, memo) for k, v in value.items()}

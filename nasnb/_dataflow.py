@@ -22,6 +22,9 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils.hooks import RemovableHandle
+
+from .decision import Decision
 
 __all__ = ["ProbeHook", "exclusive_keys", "remove_probe_hooks"]
 
@@ -55,7 +58,8 @@ def _set(obj: Any, tag: frozenset[str], *, merge: bool) -> None:
 class _Spread(TorchFunctionMode):
     """Every torch operation's outputs carry the tags of its tensor inputs."""
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         tag = _tags((args, kwargs))
@@ -64,9 +68,17 @@ class _Spread(TorchFunctionMode):
         return out
 
 
+def _decision_of(m: nn.Module) -> Decision:
+    """The decision of a LayerChoice or InputChoice ``m``."""
+    decision = getattr(m, "decision", None)
+    if not isinstance(decision, Decision):
+        raise TypeError(f"{type(m).__name__} has no decision; expected a LayerChoice or an InputChoice")
+    return decision
+
+
 def exclusive_keys(
     model: nn.Module,
-    args: tuple,
+    args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
     layer_members: Mapping[str, Iterable[nn.Module]],
     input_members: Mapping[str, tuple[Iterable[nn.Module], tuple[str, ...]]],
@@ -83,18 +95,18 @@ def exclusive_keys(
     A key whose LayerChoice or consuming InputChoice did not run is not exclusive.
     """
     ran: set[str] = set()
-    hooks = []
+    hooks: list[RemovableHandle] = []
 
-    def tag_output(key: str):
-        def hook(module, inputs, out):
+    def tag_output(key: str) -> Callable[[nn.Module, tuple[Any, ...], Any], Any]:
+        def hook(module: nn.Module, inputs: tuple[Any, ...], out: Any) -> Any:
             ran.add(key)
             out = tree_map(lambda t: t.view_as(t) if isinstance(t, torch.Tensor) else t, out)
             _set(out, frozenset((key,)), merge=True)
             return out
         return hook
 
-    def strip_slots(key: str, slot_keys: tuple[str, ...]):
-        def hook(module, args, kwargs, out):
+    def strip_slots(key: str, slot_keys: tuple[str, ...]) -> Callable[[Any, tuple[Any, ...], dict[str, Any], Any], Any]:
+        def hook(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> Any:  # module: an InputChoice
             ran.add(key)
             optional = args[0] if args else kwargs["optional_inputs"]
             values = [optional[k] for k in module.choose_from] if isinstance(optional, Mapping) else list(optional)
@@ -113,8 +125,8 @@ def exclusive_keys(
         for m in mods:
             hooks.append(m.register_forward_hook(strip_slots(key, slot_keys), with_kwargs=True))
     modes = {m: m.training for m in model.modules()}
-    decisions = {id(m.decision): m.decision for mods in layer_members.values() for m in mods}
-    decisions.update({id(m.decision): m.decision for mods, _ in input_members.values() for m in mods})
+    decisions = {id(d): d for mods in layer_members.values() for d in map(_decision_of, mods)}
+    decisions.update({id(d): d for mods, _ in input_members.values() for d in map(_decision_of, mods)})
     mixers = {k: d.mixer for k, d in decisions.items()}
     try:
         for d in decisions.values():
@@ -155,7 +167,7 @@ class ProbeHook:
         """The space, or None once it is gone (or in a copy)."""
         return self._space() if self._space is not None else None
 
-    def __call__(self, module: nn.Module, args: tuple, kwargs: dict | None = None) -> None:
+    def __call__(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> None:
         space = self.space
         if space is not None:
             space._auto_probe(args, kwargs or {})
@@ -163,10 +175,10 @@ class ProbeHook:
             self.handle.remove()
             self.handle = None
 
-    def __deepcopy__(self, memo: dict) -> "ProbeHook":
+    def __deepcopy__(self, memo: dict[int, Any]) -> "ProbeHook":
         return ProbeHook()
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[ProbeHook], tuple[()]]:
         return (ProbeHook, ())
 
 

@@ -117,9 +117,9 @@ class LiveProgress:
         fig = self.figure()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=LIVE_DPI)
-        image = Image(data=buf.getvalue(), format="png")
+        image = Image(data=buf.getvalue(), format="png")  # type: ignore[no-untyped-call]  # IPython.display is unannotated
         if self._handle is None:
-            self._handle = display(image, display_id=True)
+            self._handle = display(image, display_id=True)  # type: ignore[no-untyped-call]  # IPython.display is unannotated
         else:
             self._handle.update(image)
 

@@ -43,7 +43,8 @@ class Trial:
     score : float or None
         The metric the search optimises (None unless ``status == "ok"``).
     metrics : dict
-        Every number ``evaluate`` returned.
+        Every number ``evaluate`` returned (None for a non-finite one read back from a journal,
+        which stores those as null).
     error : str or None
         Why the trial failed (exception type and message).
     duration : float
@@ -54,7 +55,7 @@ class Trial:
     arch: dict[str, Any]
     status: str = "ok"
     score: float | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
     error: str | None = None
     duration: float = 0.0
     traceback: str | None = field(default=None, repr=False)
@@ -141,8 +142,10 @@ def run_evaluate(evaluate: Callable[[Any], Any], target: Any, limit: float | Non
     (a failed outcome when that is impossible).
     """
     limit = check_timeout(limit)
-    preempt = (limit is not None and limit <= _MAX_TIMER and hasattr(signal, "setitimer")
-               and threading.current_thread() is threading.main_thread())
+    # the timer's setting: the limit where a timer signal can enforce it, else None
+    timer = limit if (limit is not None and limit <= _MAX_TIMER and hasattr(signal, "setitimer")
+                      and threading.current_thread() is threading.main_thread()) else None
+    preempt = timer is not None
     live = [False]  # our handler raises only while this is True, and only once
 
     def on_alarm(signum: int, frame: Any) -> None:
@@ -159,9 +162,9 @@ def run_evaluate(evaluate: Callable[[Any], Any], target: Any, limit: float | Non
     start = time.perf_counter()
     try:
         try:
-            if preempt:
+            if timer is not None:
                 live[0] = True
-                signal.setitimer(signal.ITIMER_REAL, limit)
+                signal.setitimer(signal.ITIMER_REAL, timer)
             result = evaluate(target)
         finally:  # nested, so the timer goes off even if the alarm lands on the first line here
             try:
@@ -364,12 +367,12 @@ def interpret(result: Any, metric: str | None) -> tuple[float | None, dict[str, 
     "evaluate returned 'high'; expected a number or a dict of numbers"
     """
     if isinstance(result, Mapping):
-        metrics = {k: _number(v) for k, v in result.items()}
-        bad = {k: result[k] for k, v in metrics.items() if v is None}
-        if not metrics or bad:
+        numbers_or_none = {k: _number(v) for k, v in result.items()}
+        bad = {k: result[k] for k, v in numbers_or_none.items() if v is None}
+        metrics: dict[str, float] = {k: v for k, v in numbers_or_none.items() if v is not None}
+        if not numbers_or_none or bad:
             what = f"non-numbers {_show(bad)}" if bad else "an empty dict"
-            return None, {k: v for k, v in metrics.items() if v is not None}, (
-                f"evaluate returned {what}; expected a number or a dict of numbers")
+            return None, metrics, f"evaluate returned {what}; expected a number or a dict of numbers"
         name = metric if metric is not None else ("score" if "score" in metrics else next(iter(metrics)))
         if name not in metrics:
             return None, metrics, f"evaluate returned no metric {_show(name)}; it returned {_show(sorted(metrics))}"
@@ -380,9 +383,10 @@ def interpret(result: Any, metric: str | None) -> tuple[float | None, dict[str, 
                 _as_float(result, "evaluate returned")
             except _BadResult as err:
                 return None, {}, str(err)
-        score = _number(result)
-        if score is None:
+        number = _number(result)
+        if number is None:
             return None, {}, f"evaluate returned {_show(result)}; expected a number or a dict of numbers"
+        score = number
         metrics = {metric or "score": score}
     if not math.isfinite(score):
         return None, metrics, f"evaluate returned a non-finite score: {score}"

@@ -61,7 +61,7 @@ class InvalidChoice(Exception):
         self.expected = expected
 
 
-class Weighted(tuple):
+class Weighted(tuple[int, ...]):
     """Chosen candidate indices of a LayerChoice, each with the weight that scales its output.
 
     A tuple of sorted indices with ``.weights`` (one non-negative float per index, in the
@@ -95,7 +95,7 @@ class Weighted(tuple):
     def __hash__(self) -> int:
         return hash((tuple(self), self.weights))
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Weighted], tuple[tuple[int, ...], tuple[float, ...]]]:
         return (Weighted, (tuple(self), self.weights))
 
     def __repr__(self) -> str:
@@ -176,7 +176,7 @@ class Choice:
         if self.kind == "layer":
             return n
         if self.n_chosen is None:
-            return 2**n
+            return 1 << n  # 2**n, as an int
         return math.comb(n, self.n_chosen)
 
     @property
@@ -224,10 +224,7 @@ class Choice:
         not chosen).
         """
         if isinstance(indices, Weighted):
-            weights = [0.0] * self.n_candidates
-            for i, w in zip(indices, indices.weights):
-                weights[i] = w
-            return weights
+            return self._weight_values(indices)
         if self.kind == "layer" and len(indices) == 1:
             return self.names[indices[0]] if self.named else indices[0]
         if self.named:
@@ -277,7 +274,7 @@ class Choice:
             raise InvalidChoice(expected or self.describe())
         return i
 
-    def _multi_hot(self, items: list) -> tuple[int, ...] | None:
+    def _multi_hot(self, items: list[Any]) -> tuple[int, ...] | None:
         if len(items) != len(self.names) or type(items[0]) not in (bool, float):
             return None
         if all(isinstance(x, bool) for x in items):
@@ -304,9 +301,16 @@ class Choice:
     def _weight_list(self, value: Weighted) -> list[float]:
         if not all(type(i) is int and 0 <= i < self.n_candidates for i in value):
             raise InvalidChoice(self.describe_several())
-        return self.encode(value)
+        return self._weight_values(value)
 
-    def _weights(self, items: list) -> tuple[int, ...]:
+    def _weight_values(self, indices: Weighted) -> list[float]:
+        """The weight of every candidate under ``indices`` (0.0 where not chosen)."""
+        weights = [0.0] * self.n_candidates
+        for i, w in zip(indices, indices.weights):
+            weights[i] = w
+        return weights
+
+    def _weights(self, items: list[Any]) -> tuple[int, ...]:
         """A LayerChoice's weight list: the candidates with non-zero weight, as :class:`Weighted`."""
         n = self.n_candidates
         numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in items)
@@ -378,14 +382,14 @@ class Choice:
             yield from combinations(range(n), self.n_chosen)
 
 
-def dump_json(arch: Mapping[str, Any], path: str | os.PathLike) -> None:
+def dump_json(arch: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Write ``arch`` as indented JSON (keys in space order), atomically: a failed write keeps the old file."""
     from ._atomic import write_text
 
     write_text(path, json.dumps(dict(arch), indent=2) + "\n")
 
 
-def load_json(path: str | os.PathLike) -> Arch:
+def load_json(path: str | os.PathLike[str]) -> Arch:
     """Read an architecture JSON file (ours or NNI 1.x's); the object must be a mapping.
 
     Raises

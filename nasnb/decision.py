@@ -34,14 +34,14 @@ class Mixer(Protocol):
     (``mask`` may be a float tensor of weights).
     """
 
-    def forward_layer_choice(self, mutable: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    def forward_layer_choice(self, mutable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         ...
 
-    def forward_input_choice(self, mutable: Any, inputs: list) -> tuple[Any, Any]:
+    def forward_input_choice(self, mutable: Any, inputs: list[Any]) -> tuple[Any, Any]:
         ...
 
 
-Listener = Callable[["Decision", tuple, tuple], None]
+Listener = Callable[["Decision", tuple[int, ...], tuple[int, ...]], None]
 
 
 class Decision:

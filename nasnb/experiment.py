@@ -27,6 +27,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -108,7 +109,7 @@ class Experiment:
         constraint: Callable[[nn.Module], bool] | None = None,
         executor: str | Executor = "inline",
         concurrency: int = 1,
-        journal: str | os.PathLike | None = None,
+        journal: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
         metric: str | None = None,
         mode: str = "max",
@@ -180,9 +181,9 @@ class Experiment:
         """The ``k`` best successful trials, best first (ties: earlier first)."""
         ok = [t for t in self.history if t.ok]
         sign = -1.0 if self.mode == "max" else 1.0
-        return sorted(ok, key=lambda t: (sign * t.score, t.number))[:k]
+        return sorted(ok, key=lambda t: (sign * _score(t), t.number))[:k]
 
-    def export_top(self, k: int = 1, path: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    def export_top(self, k: int = 1, path: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
         """Architectures of the ``k`` best trials (readable form); with ``path``, write the best as JSON.
 
         The file is the core architecture format: ``SearchSpace.load(path)`` and
@@ -266,7 +267,8 @@ class Experiment:
             return Trial(number, arch, status, None, {}, outcome.error, outcome.duration, outcome.traceback)
         score, metrics, error = interpret(outcome.result, self.metric)
         status = "ok" if error is None else "failed"
-        return Trial(number, arch, status, score, metrics, error, outcome.duration)
+        trial_metrics: dict[str, float | None] = dict(metrics)
+        return Trial(number, arch, status, score, trial_metrics, error, outcome.duration)
 
     def run(self, progress: bool | str | None = None) -> Experiment:
         """Run until ``max_trials`` trials are evaluated or the strategy is exhausted.
@@ -310,14 +312,16 @@ class Experiment:
                     if retry:
                         number, arch = retry.pop(0)
                     else:
-                        arch = self.strategy.ask()
-                        if arch is None:
+                        asked = self.strategy.ask()
+                        if asked is None:
                             exhausted = True
                             break
+                        arch = asked
                         number, self._next_number = self._next_number, self._next_number + 1
                         self._unfinished[number] = arch  # until its trial is recorded
                     model = self.space.fix(arch) if (want_model or self.constraint is not None) else None
-                    if self.constraint is not None and not self._allowed(model, arch):
+                    # the model is fixed whenever there is a constraint
+                    if self.constraint is not None and model is not None and not self._allowed(self.constraint, model, arch):
                         self._record(Trial(number, arch, "rejected", error="rejected by the constraint"), live)
                         rejections += 1
                         if rejections >= self.max_rejections:
@@ -338,11 +342,13 @@ class Experiment:
         finally:
             self.executor.shutdown()
 
-    def _allowed(self, model: nn.Module, arch: Mapping[str, Any]) -> bool:
+    @staticmethod
+    def _allowed(constraint: Callable[[nn.Module], bool], model: nn.Module, arch: Mapping[str, Any]) -> bool:
         try:
-            return bool(self.constraint(model))
+            return bool(constraint(model))
         except Exception as err:
-            err.add_note(f"(raised by the constraint on architecture {dict(arch)})")
+            if sys.version_info >= (3, 11):  # add_note is new in 3.11; on 3.10 the error goes up as it is
+                err.add_note(f"(raised by the constraint on architecture {dict(arch)})")
             raise
 
     # ------------------------------------------------------------------ plots
@@ -369,6 +375,13 @@ class Experiment:
             raise ValueError("draw_best: no successful trial yet")
         self.space.apply(best[0].arch)
         return draw_space(self.space, **kwargs)
+
+
+def _score(trial: Trial) -> float:
+    """The score of an ``ok`` trial (which always has one)."""
+    if trial.score is None:
+        raise ValueError(f"trial {trial.number} has status {trial.status!r} but no score")
+    return trial.score
 
 
 def _settings(strategy: Strategy) -> dict[str, Any]:

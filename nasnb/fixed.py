@@ -198,14 +198,14 @@ class UnusedChoice(nn.Module):
         self.key = key
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        out = [] if self.reduction == "none" else None
+        out: list[Any] | None = [] if self.reduction == "none" else None
         return (out, mask_for(self.n_candidates, (), args)) if self.return_mask else out
 
     def extra_repr(self) -> str:
         return f"key={self.key!r}"
 
 
-def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None, unused: bool = False) -> nn.Module:
+def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict[int, Any] | None, unused: bool = False) -> nn.Module:
     if isinstance(m, LayerChoice) and (unused or not indices):
         return UnusedChoice(len(m), m.reduction, m.return_mask, m.key)
     if isinstance(m, LayerChoice) and (len(indices) != 1 or isinstance(indices, Weighted)):
@@ -213,12 +213,12 @@ def _replacement(m: Mutable, indices: tuple[int, ...], memo: dict | None, unused
         weights = indices.weights if isinstance(indices, Weighted) else None
         return FixedMultiChoice(chosen, indices, len(m), weights, m.reduction, m.return_mask, m.key)
     if isinstance(m, LayerChoice):
-        chosen = m[indices[0]]
+        module: nn.Module = m[indices[0]]
         if memo is not None:
-            chosen = clone_module(chosen, memo)
+            module = clone_module(module, memo)
         if m.return_mask or m.reduction == "none":
-            return FixedLayerChoice(chosen, indices[0], len(m), m.reduction == "none", m.return_mask, m.key)
-        return chosen
+            return FixedLayerChoice(module, indices[0], len(m), m.reduction == "none", m.return_mask, m.key)
+        return module
     assert isinstance(m, InputChoice)
     return FixedInputChoice(indices, m.n_candidates, m.choose_from, m.n_chosen, m.reduction, m.return_mask, m.key)
 
@@ -239,7 +239,7 @@ def fix_model(model: nn.Module, members: Mapping[str, list[Mutable]], arch: Mapp
     return clone_module(model, memo)
 
 
-def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
+def apply_fixed_architecture(model: nn.Module, fixed_arc: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
     """Fix ``model`` in place to ``fixed_arc`` (a mapping or a JSON path), as NNI 1.x did.
 
     Every LayerChoice is replaced by its chosen candidate (weights kept), by a

@@ -42,13 +42,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils.hooks import RemovableHandle
 
 from ._reduction import reduce_outputs
 from .architecture import Weighted
@@ -62,7 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["build_graph", "describe", "fold_candidates", "fold_modules", "layered_layout", "mark_active"]
 
 
-def _nx():
+def _nx() -> Any:  # the networkx module (imported lazily, untyped)
     try:
         import networkx
     except ImportError as err:  # pragma: no cover - networkx is a dependency
@@ -236,7 +237,8 @@ class _TraceMode(TorchFunctionMode):
         super().__init__()
         self.rec = rec
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         rec = self.rec
@@ -265,7 +267,7 @@ class _TraceMixer:
         self.rec = rec
         self.groups = groups
 
-    def _discrete(self, mutable: Any, args: tuple, kwargs: dict) -> Any:
+    def _discrete(self, mutable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         decision, mixer = mutable.decision, mutable.decision.mixer
         decision.mixer = None
         try:
@@ -274,7 +276,7 @@ class _TraceMixer:
             decision.mixer = mixer
         return out if not mutable.return_mask else out[0]
 
-    def forward_layer_choice(self, mutable: LayerChoice, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    def forward_layer_choice(self, mutable: LayerChoice, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         rec = self.rec
         if rec.inside:  # inside a folded module: behave like the model
             return self._discrete(mutable, args, kwargs), None
@@ -313,7 +315,7 @@ class _TraceMixer:
         rec.produce(out, frozenset({cid}))
         return out, mask
 
-    def _combine(self, mutable: LayerChoice, indices: tuple[int, ...], outs: list) -> tuple[Any, Any]:
+    def _combine(self, mutable: LayerChoice, indices: tuple[int, ...], outs: list[Any]) -> tuple[Any, Any]:
         """The discrete output and mask of ``mutable`` from every candidate's output (``outs``)."""
         n = len(mutable.names)
         if len(indices) == 1 and type(indices) is tuple:
@@ -329,7 +331,7 @@ class _TraceMixer:
             self.rec.inside -= 1
         return out, choice_mask(n, indices, None)
 
-    def forward_input_choice(self, mutable: InputChoice, inputs: list) -> tuple[Any, Any]:
+    def forward_input_choice(self, mutable: InputChoice, inputs: list[Any]) -> tuple[Any, Any]:
         rec = self.rec
         chosen = mutable.decision.indices
         mask = torch.zeros(mutable.n_candidates, dtype=torch.bool)
@@ -511,26 +513,27 @@ def build_graph(
     g.graph["module_types"] = {p: type(m).__name__ for p, m in containers}
     g.graph["module_descs"] = {p: describe(m) for p, m in containers if p in plain}  # what folding them shows
     g.graph["repeats"] = repeats
-    handles = []
+    handles: list[RemovableHandle] = []
     for path, mod in containers:  # functional ops record the container they ran in
-        def enter(m, a, _path=path):
+        def enter(m: nn.Module, a: tuple[Any, ...], _path: str = path) -> None:
             rec.scope.append(_path)
 
-        def leave(m, a, out):
+        def leave(m: nn.Module, a: tuple[Any, ...], out: Any) -> None:
             if rec.scope:
                 rec.scope.pop()
 
         handles.append(mod.register_forward_pre_hook(enter))
         handles.append(mod.register_forward_hook(leave, always_call=True))
     for path, mod, kind in atomic:
-        def pre(m, a, kw, _path=path):
+        def pre(m: nn.Module, a: tuple[Any, ...], kw: dict[str, Any], _path: str = path) -> None:
             if rec.inside:
                 rec.inside += 1
                 return
             rec.pending.append(rec.sources(a, kw))
             rec.inside += 1
 
-        def post(m, a, kw, out, _path=path, _kind=kind):
+        def post(m: nn.Module, a: tuple[Any, ...], kw: dict[str, Any], out: Any, _path: str = path,
+                 _kind: str = kind) -> Any:
             rec.inside -= 1
             if rec.inside:
                 return
@@ -760,14 +763,14 @@ def fold_modules(graph: "nx.DiGraph", paths: Iterable[str] | None = None) -> "nx
     make: dict[str, dict[str, Any]] = {}
     order = {n: i for i, n in enumerate(nx.topological_sort(graph))}
     for p in ok:
-        inside = members[p]
-        inside_set = set(inside)
-        for n in inside:
+        group = members[p]
+        inside_set = set(group)
+        for n in group:
             rep[n] = p
-        leaving = [n for n in inside if any(v not in inside_set for v in graph.successors(n))]
-        last = max(leaving or inside, key=order.__getitem__)
+        leaving = [n for n in group if any(v not in inside_set for v in graph.successors(n))]
+        last = max(leaving or group, key=order.__getitem__)
         keys: list[str] = []
-        for n in sorted(inside, key=order.__getitem__):
+        for n in sorted(group, key=order.__getitem__):
             d = graph.nodes[n]
             keys.extend(k for k in [d.get("key")] + list(d.get("keys", ())) if k is not None and k not in keys)
         typ = types.get(p, "Module")
@@ -775,9 +778,9 @@ def fold_modules(graph: "nx.DiGraph", paths: Iterable[str] | None = None) -> "nx
         desc = graph.graph.get("module_descs", {}).get(p, typ) if first is None else f"{typ}, as {_short_name(first)}"
         make[p] = dict(kind="module", type=typ, label=f"{_short_name(p)}\n{desc}", desc=desc, path=p,
                        shape=graph.nodes[last].get("shape"),
-                       params=sum(graph.nodes[n].get("params", 0) for n in inside
+                       params=sum(graph.nodes[n].get("params", 0) for n in group
                                   if graph.nodes[n]["kind"] in ("op", "module", "candidate")),
-                       keys=keys, active=any(graph.nodes[n].get("active", True) for n in inside), folded=len(inside))
+                       keys=keys, active=any(graph.nodes[n].get("active", True) for n in group), folded=len(group))
         if first is not None:
             make[p]["repeat_of"] = first
     return _contract(graph, rep, make)

@@ -55,6 +55,7 @@ from ._atomic import _fsync_dir
 from ._trial import STATUSES, Trial
 from .exceptions import MAX_QUOTE, NasnbError
 from .exceptions import short_repr as _quote
+from .mutables import LayerChoice
 from .nni_format import space_fingerprint, to_nni_search_space
 
 try:
@@ -149,7 +150,8 @@ def describe_candidates(space: SearchSpace) -> dict[str, list[str]]:
     for key in space:
         if space[key].kind != "layer":
             continue
-        columns = zip(*([_describe(m) for m in mutable] for mutable in space.mutables(key)))
+        choices = [m for m in space.mutables(key) if isinstance(m, LayerChoice)]  # a "layer" key binds LayerChoices
+        columns = zip(*([_describe(m) for m in choice] for choice in choices))
         out[key] = [" | ".join(dict.fromkeys(column)) for column in columns]
     return out
 
@@ -287,7 +289,7 @@ class Journal:
         damaged ones included (-1 if none): new trials are numbered above it.
     """
 
-    def __init__(self, path: str | os.PathLike, space: SearchSpace, meta: dict[str, Any] | None = None, *,
+    def __init__(self, path: str | os.PathLike[str], space: SearchSpace, meta: dict[str, Any] | None = None, *,
                  fsync: bool = True):
         self.path = os.fspath(path)
         self.space = space

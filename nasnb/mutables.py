@@ -33,7 +33,7 @@ from __future__ import annotations
 import sys
 import warnings
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 import torch
@@ -56,7 +56,7 @@ _auto_key_counter = 0  # NNI 1.x's automatic-key counter; reset when a SearchSpa
 
 # mutable -> weak reference to the SearchSpace that owns its key (DESIGN rule 10: one owner per decision);
 # kept outside the modules so that they still deep-copy and pickle
-_owners: "weakref.WeakKeyDictionary[Mutable, weakref.ReferenceType]" = weakref.WeakKeyDictionary()
+_owners: "weakref.WeakKeyDictionary[Mutable, weakref.ReferenceType[Any]]" = weakref.WeakKeyDictionary()
 
 
 def owner_of(mutable: "Mutable") -> Any:
@@ -79,8 +79,8 @@ def choice_mask(n: int, indices: tuple[int, ...], like: Any) -> torch.Tensor:
     return weights
 
 
-def run_chosen(candidates: Sequence[nn.Module], indices: tuple[int, ...], n: int, reduction: str,
-               return_mask: bool, args: tuple, kwargs: dict) -> Any:
+def run_chosen(candidates: Iterable[nn.Module], indices: tuple[int, ...], n: int, reduction: str,
+               return_mask: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Run ``candidates`` (the chosen ones, in index order), scale by the weights, reduce.
 
     The forward of a LayerChoice selecting several candidates (or none: ``None``, ``[]``
@@ -122,9 +122,14 @@ class Mutable(nn.Module):
         if key is not None and not isinstance(key, str):
             warnings.warn(f'key "{key}" is not a string, converted to string.', stacklevel=3)
             key = str(key)
-        self._explicit_key = key
-        self._auto_key = None if key is not None else f"{type(self).__name__}{global_mutable_counting()}"
-        self._key = key if key is not None else self._auto_key
+        self._explicit_key: str | None = key
+        self._auto_key: str | None
+        self._key: str
+        if key is not None:
+            self._auto_key = None
+            self._key = key
+        else:
+            self._auto_key = self._key = f"{type(self).__name__}{global_mutable_counting()}"
         self._path: str | None = None
 
     @property
@@ -178,7 +183,7 @@ class _Choosable(Mutable):
     @property
     def spec(self) -> Choice:
         """The :class:`~nasnb.architecture.Choice` describing this mutable's key."""
-        spec = self._decision.spec
+        spec: Choice | None = self._decision.spec
         if spec is None or spec.key != self._key:
             spec = self._local_spec()
             self._decision.spec = spec
@@ -273,7 +278,8 @@ class LayerChoice(_Choosable):
     def __init__(self, op_candidates: Mapping[str, nn.Module], reduction: str = ..., return_mask: bool = ...,
                  key: str | None = ...) -> None: ...
 
-    def __init__(self, op_candidates, reduction="sum", return_mask=False, key=None):
+    def __init__(self, op_candidates: list[nn.Module] | Mapping[str, nn.Module], reduction: str = "sum",
+                 return_mask: bool = False, key: str | None = None) -> None:
         super().__init__(key)
         if isinstance(op_candidates, Mapping):
             items = list(op_candidates.items())
@@ -316,7 +322,15 @@ class LayerChoice(_Choosable):
         return len(self.names)
 
     def __iter__(self) -> Iterator[nn.Module]:
-        return (self._modules[n] for n in self.names)
+        return (self._candidate(n) for n in self.names)
+
+    def _candidate(self, name: str) -> nn.Module:
+        """The candidate module registered as ``name`` (never None)."""
+        module = self._modules[name]
+        if module is None:
+            raise LookupError(f"LayerChoice {self._key!r}: candidate {name!r} was set to None; "
+                              f"every candidate must be an nn.Module")
+        return module
 
     def _name_of(self, idx: int | str) -> str:
         if isinstance(idx, str):
@@ -392,7 +406,7 @@ class LayerChoice(_Choosable):
             raise ValueError(f"LayerChoice {self._key!r}: the choice {self.choice!r} selects {len(indices)} "
                              f"candidates, so there is no single active one; use the chosen names "
                              f"{[self.names[i] for i in indices]} (lc[name]) or list(lc)")
-        return self._modules[self.names[indices[0]]]
+        return self._candidate(self.names[indices[0]])
 
     # -------------------------------------------------------------- forward
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -405,10 +419,10 @@ class LayerChoice(_Choosable):
             return (out, mask_for(len(self.names), (), args)) if self.return_mask else out
         indices = decision.indices
         if len(indices) != 1 or type(indices) is not tuple:  # several, none, or weighted (NNI 1.x)
-            chosen = [self._modules[self.names[i]] for i in indices]
+            chosen = [self._candidate(self.names[i]) for i in indices]
             return run_chosen(chosen, indices, len(self.names), self.reduction, self.return_mask, args, kwargs)
         index = indices[0]
-        out = self._modules[self.names[index]](*args, **kwargs)
+        out = self._candidate(self.names[index])(*args, **kwargs)
         if self.reduction == "none":
             out = [out]
         if self.return_mask:

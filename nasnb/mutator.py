@@ -37,6 +37,9 @@ class RandomMutator(nn.Module):
         registered as a child, so the mutator has no parameters (as in NNI).
     """
 
+    model: nn.Module  # set in __dict__ (not registered as a child)
+    space: SearchSpace
+
     _NNI_HOOKS = ("sample_search", "sample_final", "on_forward_layer_choice", "on_forward_input_choice",
                   "enter_mutable_scope", "exit_mutable_scope")
 

@@ -79,7 +79,7 @@ def to_nni_search_space(space: SearchSpace) -> dict[str, dict[str, Any]]:
     return out
 
 
-def save_nni_search_space(space: SearchSpace, path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+def save_nni_search_space(space: SearchSpace, path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """Write :func:`to_nni_search_space` to ``path`` as ``nnictl ss_gen`` did; return it."""
     from ._atomic import write_text
 

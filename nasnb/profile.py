@@ -22,15 +22,15 @@ Examples
 
 from __future__ import annotations
 
-import functools
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from .exceptions import NasnbError
 from .mutables import InputChoice, LayerChoice
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-def as_args(example_input: Any) -> tuple:
+def as_args(example_input: Any) -> tuple[Any, ...]:
     """Positional arguments for ``forward``: a tuple is unpacked, anything else is one argument."""
     return tuple(example_input) if isinstance(example_input, tuple) else (example_input,)
 
@@ -70,8 +70,8 @@ def model_device(model: nn.Module) -> torch.device:
     """Device of the model's first parameter or buffer (CPU for a model without any)."""
     for t in model.parameters():
         return t.device
-    for t in model.buffers():
-        return t.device
+    for b in model.buffers():
+        return b.device
     return torch.device("cpu")
 
 
@@ -83,7 +83,7 @@ class ForwardError(NasnbError, RuntimeError):
     ``.error`` the original exception.
     """
 
-    def __init__(self, message: str, *, keys: Sequence[str] = (), arch: dict | None = None,
+    def __init__(self, message: str, *, keys: Sequence[str] = (), arch: dict[str, Any] | None = None,
                  module: str | None = None, error: BaseException | None = None):
         super().__init__(message)
         self.keys = list(keys or ())
@@ -94,7 +94,7 @@ class ForwardError(NasnbError, RuntimeError):
 
     @classmethod
     def from_exception(cls, err: BaseException, space: SearchSpace | None, model: nn.Module,
-                       args: tuple, keys: Sequence[str] | None = None) -> "ForwardError":
+                       args: tuple[Any, ...], keys: Sequence[str] | None = None) -> "ForwardError":
         """Wrap ``err``; re-runs the forward with hooks to find the module that raised."""
         if isinstance(err, ForwardError):
             return err
@@ -108,19 +108,19 @@ class ForwardError(NasnbError, RuntimeError):
                                                          for k in keys)
         elif arch:
             msg += f"\n  architecture: {arch}"
-        return cls(msg, keys=keys, arch=arch, module=where[0] if where else None, error=err)
+        return cls(msg, keys=keys or (), arch=arch, module=where[0] if where else None, error=err)
 
 
-def _failing_module(model: nn.Module, args: tuple) -> tuple[str, str] | None:
+def _failing_module(model: nn.Module, args: tuple[Any, ...]) -> tuple[str, str] | None:
     """(path, type) of the innermost module whose forward raised, from a diagnostic re-run."""
     stack: list[tuple[str, str]] = []
     failed: list[tuple[str, str]] = []
-    handles = []
+    handles: list[RemovableHandle] = []
     for path, m in model.named_modules():
-        def pre(mod, a, _p=path):
+        def pre(mod: nn.Module, a: tuple[Any, ...], _p: str = path) -> None:
             stack.append((_p or "<model>", type(mod).__name__))
 
-        def post(mod, a, out):
+        def post(mod: nn.Module, a: tuple[Any, ...], out: Any) -> None:
             stack.pop()
 
         handles.append(m.register_forward_pre_hook(pre))
@@ -218,10 +218,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time(fn, device: torch.device, repeats: int, warmup: int = 1) -> list[float]:
+def _time(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> list[float]:
     for _ in range(warmup):
         fn()
-    times = []
+    times: list[float] = []
     for _ in range(repeats):
         _sync(device)
         t0 = time.perf_counter()
@@ -231,7 +231,7 @@ def _time(fn, device: torch.device, repeats: int, warmup: int = 1) -> list[float
     return times
 
 
-def _flops(fn) -> tuple[int, Any]:
+def _flops(fn: Callable[[], Any]) -> tuple[int, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
@@ -246,14 +246,14 @@ class _EvalNoGrad:
     def __init__(self, model: nn.Module):
         self.model = model
 
-    def __enter__(self):
+    def __enter__(self) -> _EvalNoGrad:
         self.training = {m: m.training for m in self.model.modules()}
         self.model.eval()
         self.grad = torch.no_grad()
         self.grad.__enter__()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> Literal[False]:
         self.grad.__exit__(*exc)
         for m, flag in self.training.items():
             m.training = flag
@@ -302,8 +302,11 @@ def profile(
     >>> p.output_shapes, p.params_total, p.flops, p.latency_ms
     ([(1, 2)], 8, 12, None)
     """
-    space = model if isinstance(model, SearchSpace) else None
-    module = space.model if space is not None else model
+    space: SearchSpace | None
+    if isinstance(model, SearchSpace):
+        space, module = model, model.model
+    else:
+        space, module = None, model
     device = model_device(module)
     args = _to(as_args(example_input), device)
     active, total = count_params(module)
@@ -327,10 +330,10 @@ def profile(
     )
 
 
-def _capture_inputs(module: nn.Module, target: nn.Module, args: tuple) -> tuple[tuple, dict]:
-    captured: list[tuple[tuple, dict]] = []
+def _capture_inputs(module: nn.Module, target: nn.Module, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    captured: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
-    def pre(m, a, kw):
+    def pre(m: nn.Module, a: tuple[Any, ...], kw: dict[str, Any]) -> None:
         if not captured:
             captured.append((a, kw))
 
@@ -381,7 +384,7 @@ def profile_candidates(
     module = space.model
     device = model_device(module)
     args = _to(as_args(example_input), device)
-    rows = []
+    rows: list[CandidateProfile] = []
     with _EvalNoGrad(module):
         try:
             a, kw = _capture_inputs(module, target, args)
@@ -393,12 +396,15 @@ def profile_candidates(
         for i, (name, cand) in enumerate(zip(target.names, target)):
             params = sum(p.numel() for p in cand.parameters())
             try:
-                run = functools.partial(cand, *a, **kw)  # bound now, not looked up when called
+                def run(cand: nn.Module = cand) -> Any:  # this candidate, bound now (not looked up when called)
+                    return cand(*a, **kw)
+
                 flops, out = _flops(run)
                 times = _time(run, device, repeats) if latency and repeats > 0 else []
+                shapes = _shapes(out)
                 rows.append(CandidateProfile(spec.key, name, type(cand).__name__, params, flops,
                                              statistics.median(times) if times else None,
-                                             (_shapes(out) or [None])[0], i in chosen))
+                                             shapes[0] if shapes else None, i in chosen))
             except Exception as err:  # noqa: BLE001 - reported in the row
                 rows.append(CandidateProfile(spec.key, name, type(cand).__name__, params, 0, None, None,
                                              i in chosen, error=f"{type(err).__name__}: {err}"))

@@ -49,7 +49,16 @@ from torch import nn
 from .architecture import Choice, InvalidChoice, dump_json, load_json
 from .decision import Decision, Mixer
 from .exceptions import ArchitectureError, Problem, SearchSpaceError, short_repr
-from .mutables import InputChoice, LayerChoice, Mutable, MutableScope, _owners, _reset_global_mutable_counting, owner_of
+from .mutables import (
+    InputChoice,
+    LayerChoice,
+    Mutable,
+    MutableScope,
+    _Choosable,
+    _owners,
+    _reset_global_mutable_counting,
+    owner_of,
+)
 
 __all__ = ["SearchSpace"]
 
@@ -66,7 +75,7 @@ class _Listener:
     def __init__(self, space: "SearchSpace"):
         self.space = weakref.ref(space)
 
-    def __call__(self, decision: Decision, old: tuple, new: tuple) -> None:
+    def __call__(self, decision: Decision, old: tuple[int, ...], new: tuple[int, ...]) -> None:
         space = self.space()
         if space is None:
             if self in decision.listeners:
@@ -85,7 +94,7 @@ def _kind(m: Mutable) -> str:
     return type(m).__name__
 
 
-class SearchSpace(Mapping):
+class SearchSpace(Mapping[str, Choice]):
     """The decisions of a model with mutables, as a mapping ``key -> Choice``.
 
     Use it to inspect a space (``len``, iteration, ``space[key]``, ``size``), to change
@@ -117,7 +126,7 @@ class SearchSpace(Mapping):
         self._key_mode = keys
         self.model = model
         self._observers: list[Observer] = []
-        self._pending: dict[str, list[Any]] | None = None
+        self._pending: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] | None = None
         self._bind()
 
     # ------------------------------------------------------------ binding
@@ -174,10 +183,17 @@ class SearchSpace(Mapping):
         # explicit key, else the module path (the model itself, at path "", keeps its automatic key),
         # or NNI's automatic key when the space is keyed as NNI 1.x keyed it
         nni = self._key_mode == "nni"
-        path_to_key = {path: m._key if path in outer else
-                       (m._explicit_key if m._explicit_key is not None else
-                        (m._auto_key if nni else (path or m._auto_key)))
-                       for path, m, _ in entries}
+
+        def key_of(path: str, m: Mutable) -> str:
+            if path in outer:
+                return m._key
+            if m._explicit_key is not None:
+                return m._explicit_key
+            if m._auto_key is None:  # a mutable built without key= always has an automatic key
+                raise SearchSpaceError(f"{_kind(m)} at {path!r} has neither an explicit nor an automatic key", key=path)
+            return m._auto_key if nni else (path or m._auto_key)
+
+        path_to_key = {path: key_of(path, m) for path, m, _ in entries}
         if nni:
             self._check_unique_auto_keys(entries, outer)
         groups: dict[str, list[tuple[str, Mutable, str | None]]] = {}
@@ -263,10 +279,13 @@ class SearchSpace(Mapping):
                 types = tuple(type(c).__name__ for c in first)
                 spec = Choice.layer(key, tuple(first.names), paths=paths, aliases=al, scope=scope_key,
                                     reduction=first.reduction, candidate_types=types)
-            else:
+            elif isinstance(first, InputChoice):
                 names = tuple(canonical(s) or s for s in first.choose_from)
                 spec = Choice.input(key, names, first.n_chosen, source_aliases=aliases, paths=paths,
                                     aliases=al, scope=scope_key, reduction=first.reduction)
+            else:  # unreachable: every kind was checked above
+                raise SearchSpaceError(f"{_kind(first)} at {first_path!r} is not a LayerChoice, InputChoice "
+                                       f"or MutableScope", key=key)
             decision = first._decision
             if not spec.fits(decision.indices):  # keep the current choice when it fits (a re-bind)
                 decision.indices = spec.default
@@ -279,7 +298,8 @@ class SearchSpace(Mapping):
             ]
             decision.listeners.append(_Listener(self))
             for _, m, _ in members:
-                m._decision = decision
+                if isinstance(m, _Choosable):  # the same kind as first (checked above)
+                    m._decision = decision
             self._choices[key] = spec
             self._members[key] = [m for _, m, _ in members]
             self._decisions[key] = decision
@@ -327,7 +347,7 @@ class SearchSpace(Mapping):
         for source in consumers:
             self._decisions[source].unused = False
 
-    def _auto_probe(self, args: tuple, kwargs: dict) -> None:
+    def _auto_probe(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self._exclusive is None and not self._probing:
             try:
                 self.probe(*args, **kwargs)
@@ -366,8 +386,9 @@ class SearchSpace(Mapping):
     def _ensure_probed(self, example_input: Any, caller: str) -> None:
         if self._exclusive is not None:
             return
-        if example_input is None and callable(getattr(self.model, "example_input", None)):
-            example_input = self.model.example_input()
+        make_example = getattr(self.model, "example_input", None)
+        if example_input is None and callable(make_example):
+            example_input = make_example()
         if example_input is not None:
             self.probe(*(example_input if isinstance(example_input, tuple) else (example_input,)))
             return
@@ -441,7 +462,7 @@ class SearchSpace(Mapping):
             )
         if _kind(a) != _kind(b):
             refuse("kinds", _kind(a), _kind(b))
-        if isinstance(a, LayerChoice):
+        if isinstance(a, LayerChoice) and isinstance(b, LayerChoice):  # same kind: checked above
             if len(a) != len(b):
                 refuse("candidate counts", len(a), len(b))
             if a.names != b.names:
@@ -568,9 +589,9 @@ class SearchSpace(Mapping):
     def _nni_key(self, key: str) -> str:
         """The key NNI 1.x gives ``key``'s mutables: the explicit key, else the automatic one."""
         first = self._members[key][0]
-        if first._explicit_key is not None or first._auto_key == key:
-            return key
         auto = first._auto_key
+        if first._explicit_key is not None or auto is None or auto == key:
+            return key
         if self._aliases.get(auto) == key:
             return auto
         why = ("several mutables of this model got it (they were built before different binds)"
@@ -582,8 +603,9 @@ class SearchSpace(Mapping):
     def _nni_value(self, key: str, indices: tuple[int, ...]) -> Any:
         """The readable choice with InputChoice sources as the user wrote them in ``choose_from``."""
         spec = self._choices[key]
-        if spec.kind == "input" and spec.named:
-            raw = self._members[key][0].choose_from
+        first = self._members[key][0]
+        if spec.kind == "input" and spec.named and isinstance(first, InputChoice):
+            raw = first.choose_from
             return [raw[i] for i in indices]
         return spec.encode(indices)
 
@@ -629,7 +651,7 @@ class SearchSpace(Mapping):
             raise ArchitectureError(problems)
         return resolved
 
-    def validate(self, arch: Mapping[str, Any] | str | os.PathLike) -> Arch:
+    def validate(self, arch: Mapping[str, Any] | str | os.PathLike[str]) -> Arch:
         """Check a full architecture and return it in canonical readable form.
 
         Raises
@@ -640,7 +662,7 @@ class SearchSpace(Mapping):
         resolved = self._resolve(arch, full=True)
         return {k: self._choices[k].encode(resolved[k]) for k in self._choices}
 
-    def apply(self, arch: Mapping[str, Any] | str | os.PathLike) -> None:
+    def apply(self, arch: Mapping[str, Any] | str | os.PathLike[str]) -> None:
         """Change the decisions named in ``arch`` (a partial mapping is fine).
 
         Accepts every NNI 1.x encoding: a name, an index, a list of names or indices, a
@@ -655,12 +677,12 @@ class SearchSpace(Mapping):
             for key, indices in resolved.items():
                 self._decisions[key].set(indices)
 
-    def load(self, path: str | os.PathLike) -> Arch:
+    def load(self, path: str | os.PathLike[str]) -> Arch:
         """Apply a full architecture from a JSON file (ours or NNI 1.x's); return it."""
         self._set(self._resolve(load_json(path), full=True))
         return self.current()
 
-    def save(self, path: str | os.PathLike, arch: Mapping[str, Any] | None = None, keys: str = "space") -> Arch:
+    def save(self, path: str | os.PathLike[str], arch: Mapping[str, Any] | None = None, keys: str = "space") -> Arch:
         """Write ``arch`` (default: the current one) as readable JSON; return what was written.
 
         ``keys="nni"`` writes NNI 1.x's keys, as :meth:`export` does.
@@ -685,7 +707,7 @@ class SearchSpace(Mapping):
         for combo in itertools.product(*(list(s.all_indices()) for s in specs)):
             yield {k: s.encode(idx) for k, s, idx in zip(keys, specs, combo)}
 
-    def fix(self, arch: Mapping[str, Any] | str | os.PathLike | None = None, *,
+    def fix(self, arch: Mapping[str, Any] | str | os.PathLike[str] | None = None, *,
             example_input: Any = None) -> nn.Module:
         """Return a plain ``nn.Module`` running ``arch`` (default: the current one).
 
@@ -743,7 +765,7 @@ class SearchSpace(Mapping):
                 self._notify({k: (self._choices[k].encode(o), self._choices[k].encode(n))
                               for k, (o, n) in changed.items()})
 
-    def _on_decision(self, decision: Decision, old: tuple, new: tuple) -> None:
+    def _on_decision(self, decision: Decision, old: tuple[int, ...], new: tuple[int, ...]) -> None:
         key = decision.spec.key
         sources = self._feeds.get(key)
         if sources is not None:  # an InputChoice changed: which edges it drops may have changed

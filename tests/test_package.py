@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,10 @@ def test_errors_subclass_value_error_not_key_error():
     assert issubclass(nasnb.ArchitectureError, ValueError)
     assert not issubclass(nasnb.ArchitectureError, KeyError)
     assert issubclass(nasnb.SearchSpaceError, ValueError)
+
+
+def test_version_is_the_installed_distributions():
+    from importlib import metadata
+
+    assert nasnb.__version__ == metadata.version("nasnb")
+    assert f"## {nasnb.__version__} " in (Path(__file__).parents[1] / "CHANGELOG.md").read_text()

@@ -68,7 +68,8 @@ class DigitsNet(nn.Module):
         extra = self.skip([b1, b2])
         if extra is not None:
             out = out + extra
-        return self.head(out)
+        logits: torch.Tensor = self.head(out)
+        return logits
 
     def example_input(self) -> torch.Tensor:
         """A batch of one flattened digit (``SearchSpace.fix`` probes the data flow with it)."""
@@ -140,7 +141,8 @@ def train_digits(
         torch.set_num_threads(threads)
 
 
-def _train(model: nn.Module, data: dict, epochs: int, batch_size: int, lr: float, seed: int) -> dict[str, float]:
+def _train(model: nn.Module, data: dict[str, tuple[torch.Tensor, torch.Tensor]], epochs: int, batch_size: int,
+           lr: float, seed: int) -> dict[str, float]:
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():

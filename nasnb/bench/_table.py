@@ -77,6 +77,7 @@ class TabularBenchmark:
         self.space = space
         self.metric = metric
         self.mode = mode
+        self.meta: dict[str, Any] = {}  # what save() stored with the table (filled by load())
         self._rows: dict[str, dict[str, Any]] = {}
         for row in rows:
             if metric not in row:
@@ -143,7 +144,7 @@ class TabularBenchmark:
     def _at_least(self, value: float, threshold: float) -> bool:
         return value >= threshold if self.mode == "max" else value <= threshold
 
-    def save(self, path: str | os.PathLike, **meta: Any) -> None:
+    def save(self, path: str | os.PathLike[str], **meta: Any) -> None:
         """Write the table as JSON (with the space's fingerprint and NNI search space)."""
         from ..nni_format import space_fingerprint, to_nni_search_space
 
@@ -161,7 +162,7 @@ class TabularBenchmark:
         write_text(path, json.dumps(data, indent=None, separators=(",", ":")) + "\n")
 
     @classmethod
-    def load(cls, space: SearchSpace, path: str | os.PathLike) -> TabularBenchmark:
+    def load(cls, space: SearchSpace, path: str | os.PathLike[str]) -> TabularBenchmark:
         """Read a table written by :meth:`save`; refuse one made for another space."""
         from ..nni_format import space_fingerprint
 
@@ -185,7 +186,7 @@ def build_table(
     *,
     metric: str = "val_acc",
     mode: str = "max",
-    path: str | os.PathLike | None = None,
+    path: str | os.PathLike[str] | None = None,
     max_size: int = 5000,
     progress: bool = False,
 ) -> TabularBenchmark:

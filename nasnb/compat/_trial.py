@@ -60,7 +60,8 @@ class TrialCommand:
 
     takes_arch = True
 
-    def __init__(self, script: str | os.PathLike, args: Sequence[str] = (), *, cwd: str | os.PathLike | None = None,
+    def __init__(self, script: str | os.PathLike[str], args: Sequence[str] = (), *,
+                 cwd: str | os.PathLike[str] | None = None,
                  env: Mapping[str, str] | None = None, python: str = sys.executable):
         self.script = os.fspath(script)
         self.args = [str(a) for a in args]

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_connections
 from typing import Any
 
@@ -45,7 +46,17 @@ def _dumps(obj: Any) -> bytes:
         import cloudpickle
     except ImportError:
         return pickle.dumps(obj)
-    return cloudpickle.dumps(obj)
+    data: bytes = cloudpickle.dumps(obj)
+    return data
+
+
+@dataclass
+class _Task:
+    """The trial a worker runs."""
+
+    trial_id: int
+    started: float | None  # None until the worker starts it
+    limit: float | None
 
 
 def _die_with_parent(driver_pid: int, start_method: str) -> None:
@@ -155,7 +166,7 @@ class _Worker:
         self.proc.start()
         child.close()
         self.evaluate_bytes = evaluate_bytes
-        self.task: list | None = None  # [trial id, start (None until the worker starts it), limit]
+        self.task: _Task | None = None  # None while idle
 
     def kill(self) -> None:
         if self.proc.is_alive():
@@ -228,7 +239,7 @@ class ProcessExecutor(Executor):
         timeout = check_timeout(timeout)  # inf: no limit
         w = self._idle_worker()
         w.conn.send_bytes(_dumps((target, timeout)))
-        w.task = [trial_id, None, timeout]
+        w.task = _Task(trial_id, None, timeout)
         self._running[trial_id] = w
 
     def wait(self, timeout: float | None = None) -> list[tuple[int, Outcome]]:
@@ -240,21 +251,21 @@ class ProcessExecutor(Executor):
                 return done
 
     def _poll(self, timeout: float | None) -> list[tuple[int, Outcome]]:
-        busy = [w for w in self._workers if w.task is not None]
+        busy = [(w, w.task) for w in self._workers if w.task is not None]
         if not busy:
             return []
         now = time.perf_counter()
-        deadlines = [w.task[1] + w.task[2] for w in busy if w.task[1] is not None and w.task[2] is not None]
+        deadlines = [t.started + t.limit for _, t in busy if t.started is not None and t.limit is not None]
         limit = timeout
         if deadlines:
             until = max(0.0, min(deadlines) - now)
             limit = until if limit is None else min(limit, until)
         if limit is not None:
             limit = min(limit, _MAX_WAIT)  # wait() loops until a trial ends or its own timeout
-        ready = wait_connections([w.conn for w in busy], timeout=limit)
+        ready = wait_connections([w.conn for w, _ in busy], timeout=limit)
         done: list[tuple[int, Outcome]] = []
-        for w in busy:
-            trial_id, started, trial_limit = w.task
+        for w, task in busy:
+            trial_id, started, trial_limit = task.trial_id, task.started, task.limit
             outcome = None
             if w.conn in ready:
                 try:
@@ -268,7 +279,7 @@ class ProcessExecutor(Executor):
                     self._replace(w)
                 else:
                     if data == _STARTED:
-                        w.task[1] = started = time.perf_counter()
+                        task.started = started = time.perf_counter()
                     else:
                         outcome = pickle.loads(data)
                         w.task = None

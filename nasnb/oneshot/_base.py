@@ -115,8 +115,9 @@ def _is_loader(data: Any) -> bool:
 class _Cycle:
     """Endless iterator over a loader factory (a new epoch of batches when one runs out)."""
 
-    def __init__(self, make: Callable[[int], Iterable], what: str):
-        self.make, self.what, self.round, self.it = make, what, 0, None
+    def __init__(self, make: Callable[[int], Iterable[Any]], what: str):
+        self.make, self.what, self.round = make, what, 0
+        self.it: Iterator[Any] | None = None
 
     def __next__(self) -> Any:
         for _ in range(2):
@@ -155,7 +156,7 @@ class OneShotTrainer:
         Used when a dataset (not a loader) is given.
     device : str or torch.device, optional
         Where to train; default the device of the model's parameters.
-    callbacks : list of Callback, optional
+    callbacks : list of ~nasnb.oneshot.callbacks.Callback, optional
         See :mod:`nasnb.oneshot.callbacks`. Nothing is written to disk unless a callback does.
     grad_clip : float or None
         Clip the weights' gradient norm (NNI: 5.0).
@@ -303,9 +304,10 @@ class OneShotTrainer:
             )
         return Subset(data, range(n - n_arch)), Subset(data, range(n - n_arch, n))
 
-    def _loader(self, data: Any, shuffle: bool, salt: int) -> Iterable:
+    def _loader(self, data: Any, shuffle: bool, salt: int) -> Iterable[Any]:
         if _is_loader(data):
-            return data
+            loader: Iterable[Any] = data
+            return loader
         g = torch.Generator()
         g.manual_seed(self.seed * 1_000_003 + salt)
         sampler = RandomSampler(data, generator=g) if shuffle else None
@@ -317,7 +319,8 @@ class OneShotTrainer:
                 f"a batch must be a pair (input, target), got {type(batch).__name__}"
                 + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
             )
-        return tuple(_move(b, self.device) for b in batch)  # type: ignore[return-value]
+        inputs, target = batch
+        return _move(inputs, self.device), _move(target, self.device)
 
     def _arch_batches(self, epoch: int) -> Iterator[tuple[Any, Any]]:
         cycle = _Cycle(lambda r: self._loader(self.arch_data, True, 2 * (epoch * 1009 + r) + 1), "arch_data")
@@ -358,7 +361,7 @@ class OneShotTrainer:
         if self.optimizer is None:  # a supernet without trainable weights
             return
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch stubs leave Tensor.backward unannotated
         if self.grad_clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
@@ -480,7 +483,7 @@ class OneShotTrainer:
         if self._live is not None:
             self._live.record()
 
-    def export(self, file: str | os.PathLike | None = None) -> dict[str, Any]:
+    def export(self, file: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """The final architecture in the core's readable format (written to ``file`` if given).
 
         ``space.fix(trainer.export())`` gives the final plain model.
@@ -544,13 +547,13 @@ class OneShotTrainer:
         """
         self._load_checked(state, "state dict", None)
 
-    def save_checkpoint(self, path: str | os.PathLike) -> None:
+    def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`state_dict` to ``path`` (``torch.save``), atomically: a failed
         write (a full disk, a crash) leaves the previous file as it was."""
         state = self.state_dict()
         save_with(path, lambda f: torch.save(state, f))
 
-    def load_checkpoint(self, path: str | os.PathLike) -> None:
+    def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Resume from a file written by :meth:`save_checkpoint` (or the Checkpoint callback).
 
         The whole file is read and checked against this trainer (algorithm, space, weight
@@ -595,6 +598,8 @@ class OneShotTrainer:
                                  f"{_first_line(err)}")]
         if problems:
             raise CheckpointError(source, type(self).__name__, problems, path=path)
+        if history is None:  # every check that rebuilds no history reports a problem: cannot happen
+            raise CheckpointError(source, type(self).__name__, [("history", "could not be rebuilt")], path=path)
         try:
             self.model.load_state_dict(state["model"])
             if self.optimizer is not None:
@@ -633,7 +638,9 @@ class OneShotTrainer:
             return [("file", f"not a nasnb checkpoint: it has no {_some(missing)} entries (it has "
                              f"{_some(list(state))}); expected a file written by save_checkpoint")], None, False
         problems: list[tuple[str, str]] = []
-        add = lambda where, what: problems.append((where, what))  # noqa: E731
+
+        def add(where: str, what: str) -> None:
+            problems.append((where, what))
 
         space_checked = False  # True: the header's space was compared and differs (history names would repeat it)
         header = state.get("nasnb")

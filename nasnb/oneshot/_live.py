@@ -94,9 +94,9 @@ class LiveMonitor(Monitor):
         fig = self.figure()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=LIVE_DPI)
-        image = Image(data=buf.getvalue(), format="png")
+        image = Image(data=buf.getvalue(), format="png")  # type: ignore[no-untyped-call]  # IPython.display is unannotated
         if self.handle is None:
-            self.handle = display(image, display_id=True)
+            self.handle = display(image, display_id=True)  # type: ignore[no-untyped-call]  # IPython.display is unannotated
         else:
             self.handle.update(image)
         self.last_cost = time.perf_counter() - t0

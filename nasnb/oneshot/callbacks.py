@@ -51,7 +51,7 @@ class Callback:
 
 
 class _DirCallback(Callback):
-    def __init__(self, checkpoint_dir: str | os.PathLike):
+    def __init__(self, checkpoint_dir: str | os.PathLike[str]):
         super().__init__()
         self.checkpoint_dir = Path(checkpoint_dir)
 
@@ -86,7 +86,7 @@ class Checkpoint(_DirCallback):
     Resume with ``trainer.load_checkpoint(path)`` followed by ``trainer.train()``.
     """
 
-    def __init__(self, checkpoint_dir: str | os.PathLike, every: int = 1):
+    def __init__(self, checkpoint_dir: str | os.PathLike[str], every: int = 1):
         super().__init__(checkpoint_dir)
         self.every = every
 

@@ -43,13 +43,13 @@ from torch import nn
 
 from .._reduction import reduce_outputs
 from ..exceptions import SearchSpaceError
-from ._base import OneShotTrainer
+from ._base import OneShotTrainer, TrainingError
 
 __all__ = ["DartsTrainer"]
 
 
 def _weighted_sum(key: str, outputs: Any, weights: torch.Tensor) -> torch.Tensor:
-    total = None
+    total: torch.Tensor | None = None
     try:
         for i, out in enumerate(outputs):
             total = out * weights[i] if total is None else total + out * weights[i]
@@ -59,6 +59,8 @@ def _weighted_sum(key: str, outputs: Any, weights: torch.Tensor) -> torch.Tensor
             f"every candidate of a mixed choice must return tensors of one shape",
             key=key,
         ) from err
+    if total is None:
+        raise SearchSpaceError(f"DARTS cannot mix the candidates of key {key!r}: there are none", key=key)
     return total
 
 
@@ -79,12 +81,12 @@ class _DartsMixer:
     def refresh(self) -> None:
         self.weights = self.trainer._weights()
 
-    def forward_layer_choice(self, mutable: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    def forward_layer_choice(self, mutable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         w = self.weights[mutable.key]
         out = _weighted_sum(mutable.key, (op(*args, **kwargs) for op in mutable), w)
         return ([out] if mutable.reduction == "none" else out), w
 
-    def forward_input_choice(self, mutable: Any, inputs: list) -> tuple[Any, Any]:
+    def forward_input_choice(self, mutable: Any, inputs: list[Any]) -> tuple[Any, Any]:
         key = mutable.key
         mode = self.trainer._input_mode[key]
         if mode == "fixed":
@@ -220,7 +222,7 @@ class DartsTrainer(OneShotTrainer):
                 self.mixer.refresh()
                 _, loss_a = self._forward_loss(xa, ya)
                 arch_loss = self._finite(float(loss_a.detach()), "architecture (validation) loss")
-                loss_a.backward()
+                loss_a.backward()  # type: ignore[no-untyped-call]  # torch stubs leave Tensor.backward unannotated
             self.arch_optimizer.step()
             stats["arch_loss"] = arch_loss
         self.mixer.refresh()
@@ -229,13 +231,21 @@ class DartsTrainer(OneShotTrainer):
         self._weight_update(loss)
         return stats
 
+    def _weight_optimizer(self) -> torch.optim.Optimizer:
+        """The weight optimizer, which the unrolled (second-order) update reads."""
+        if self.optimizer is None:
+            raise TrainingError("unrolled DARTS needs the weight optimizer, but the supernet has no trainable "
+                                "weights (so there is none); use unrolled=False")
+        return self.optimizer
+
     def _weight_params(self) -> list[nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def _virtual_step(self, x: Any, y: Any) -> list[torch.Tensor]:
         """Move the weights to ``w' = w - xi * (momentum * buf + grad + wd * w)``; return the backup of ``w``."""
         params = self._weight_params()
-        group = self.optimizer.param_groups[0]
+        optimizer = self._weight_optimizer()
+        group = optimizer.param_groups[0]
         lr, momentum, wd = group["lr"], group.get("momentum", 0.0), group.get("weight_decay", 0.0)
         self.mixer.refresh()
         _, loss = self._forward_loss(x, y)
@@ -246,7 +256,7 @@ class DartsTrainer(OneShotTrainer):
                 d = torch.zeros_like(p) if g is None else g.clone()
                 if wd:
                     d.add_(p, alpha=wd)
-                buf = self.optimizer.state.get(p, {}).get("momentum_buffer") if momentum else None
+                buf = optimizer.state.get(p, {}).get("momentum_buffer") if momentum else None
                 if buf is not None:
                     d.add_(buf, alpha=momentum)
                 p.sub_(d, alpha=lr)
@@ -256,7 +266,7 @@ class DartsTrainer(OneShotTrainer):
         """Set the alphas' ``.grad`` to the second-order DARTS gradient; return the validation loss."""
         params = self._weight_params()
         alphas = list(self.alphas.values())
-        lr = self.optimizer.param_groups[0]["lr"]
+        lr = self._weight_optimizer().param_groups[0]["lr"]
         backup = self._virtual_step(x, y)
         try:
             self.mixer.refresh()

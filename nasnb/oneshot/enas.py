@@ -204,7 +204,7 @@ class EnasController(nn.Module):
 
     def decode(self, choices: Mapping[str, torch.Tensor]) -> list[dict[str, tuple[int, ...]]]:
         """Per-sample ``key -> sorted index tuple`` from :meth:`forward`'s ``choices``."""
-        columns: dict[str, list] = {}
+        columns: dict[str, list[tuple[int, ...]]] = {}
         batch = 0
         for key, c in choices.items():
             rows = c.tolist()
@@ -219,7 +219,8 @@ class EnasController(nn.Module):
 def _default_reward(output: Any, target: torch.Tensor) -> torch.Tensor:
     if isinstance(output, (tuple, list)):
         output = output[0]
-    return (output.argmax(dim=1) == target).float().mean()
+    reward: torch.Tensor = (output.argmax(dim=1) == target).float().mean()
+    return reward
 
 
 class EnasTrainer(OneShotTrainer):
@@ -260,8 +261,9 @@ class EnasTrainer(OneShotTrainer):
         self.controller_steps, self.controller_batch = controller_steps, controller_batch
         self.controller_lr = controller_lr
         self.entropy_weight, self.skip_weight, self.baseline_decay = entropy_weight, skip_weight, baseline_decay
-        self._controller_args = {"lstm_size": lstm_size, "lstm_num_layers": lstm_num_layers,
-                                     "tanh_constant": tanh_constant, "temperature": temperature, "skip_target": skip_target}
+        self._controller_args: dict[str, Any] = {
+            "lstm_size": lstm_size, "lstm_num_layers": lstm_num_layers, "tanh_constant": tanh_constant,
+            "temperature": temperature, "skip_target": skip_target}
         self.history_samples = history_samples
         super().__init__(model, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid, **kwargs)
 
@@ -369,7 +371,7 @@ class EnasTrainer(OneShotTrainer):
     def _export_indices(self) -> dict[str, tuple[int, ...]]:
         return self._most_likely()
 
-    def export(self, file: str | os.PathLike | None = None, *, samples: int | None = None,
+    def export(self, file: str | os.PathLike[str] | None = None, *, samples: int | None = None,
                seed: int | None = None) -> Any:
         """The most likely architecture; with ``samples=n``, a list of ``n`` sampled ones.
 
@@ -386,7 +388,7 @@ class EnasTrainer(OneShotTrainer):
             archs = self.controller.decode(self.controller(samples, generator=g)["choices"])
         result = [self.space.validate({k: self.space[k].encode(a[k]) for k in self.space}) for a in archs]
         if file is not None:
-            dump_json({"samples": result}, file)  # type: ignore[arg-type]
+            dump_json({"samples": result}, file)
         return result
 
     def _algo_state(self) -> dict[str, Any]:

@@ -166,13 +166,13 @@ class ArchHistory:
             h.append(r["weights"], step=r["step"], epoch=r["epoch"])
         return h
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the history as JSON, atomically: a failed write keeps the previous file."""
         with atomic_file(path, "w") as f:
             json.dump(self.to_dict(), f)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ArchHistory:
+    def load(cls, path: str | os.PathLike[str]) -> ArchHistory:
         """Read a history written by :meth:`save`."""
         with open(path, encoding="utf-8") as f:
             return cls.from_dict(json.load(f))

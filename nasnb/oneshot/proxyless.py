@@ -60,9 +60,9 @@ class _ProxylessMixer:
         self.active: dict[str, tuple[int, ...]] = {}
         self.gates: dict[str, torch.Tensor] = {}
         self.arch_mode = False
-        self.capture: dict[str, tuple] | None = None
+        self.capture: dict[str, tuple[Any, tuple[Any, ...], dict[str, Any]]] | None = None
 
-    def forward_layer_choice(self, mutable: Any, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    def forward_layer_choice(self, mutable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         key = mutable.key
         if self.capture is not None and key not in self.capture:
             self.capture[key] = (mutable, args, kwargs)
@@ -89,7 +89,7 @@ class _ProxylessMixer:
         mask[index] = True
         return ([out] if mutable.reduction == "none" else out), mask
 
-    def forward_input_choice(self, mutable: Any, inputs: list) -> tuple[Any, Any]:
+    def forward_input_choice(self, mutable: Any, inputs: list[Any]) -> tuple[Any, Any]:
         key = mutable.key
         chosen = self.active[key]
         device = next((x.device for x in inputs if torch.is_tensor(x)), None)
@@ -97,11 +97,13 @@ class _ProxylessMixer:
         mask[list(chosen)] = True
         if self.arch_mode and key in self.gates:
             gate = self.gates[key]
-            out = None
+            out: torch.Tensor | None = None
             for j, x in enumerate(inputs):
                 term = x * gate[j]
                 out = term if out is None else out + term
             if mutable.reduction == "mean":
+                if out is None:
+                    raise ValueError(f"InputChoice {key!r} got no inputs to average")
                 out = out / max(len(chosen), 1)
             return out, mask
         return reduce_outputs(mutable.reduction, [inputs[i] for i in chosen]), mask
@@ -266,7 +268,7 @@ class ProxylessTrainer(OneShotTrainer):
             self.model.train(was)
         return costs
 
-    def _candidate_cost(self, op: nn.Module, args: tuple, kwargs: dict) -> float:
+    def _candidate_cost(self, op: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> float:
         with torch.no_grad():
             if self.cost == "flops":
                 from torch.utils.flop_counter import FlopCounterMode
@@ -274,7 +276,11 @@ class ProxylessTrainer(OneShotTrainer):
                 with FlopCounterMode(display=False) as counter:
                     op(*args, **kwargs)
                 return float(counter.get_total_flops())
-            sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+
+            def sync() -> None:
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+
             op(*args, **kwargs)
             times = []
             for _ in range(7):
@@ -322,6 +328,9 @@ class ProxylessTrainer(OneShotTrainer):
         return stats
 
     def _arch_step(self, xa: Any, ya: Any) -> dict[str, float]:
+        arch_optimizer = self.arch_optimizer
+        if arch_optimizer is None:  # _train_step calls this only when there are architecture parameters
+            raise RuntimeError("ProxylessTrainer: no searched key, so no architecture parameters to update")
         self._sample_active()
         mixer = self.mixer
         mixer.gates = {}
@@ -339,7 +348,7 @@ class ProxylessTrainer(OneShotTrainer):
         grads = torch.autograd.grad(loss, [mixer.gates[k] for k in keys], allow_unused=True)
         mixer.gates = {}
         probs = self._probabilities()
-        self.arch_optimizer.zero_grad(set_to_none=True)
+        arch_optimizer.zero_grad(set_to_none=True)
         for key, G in zip(keys, grads):
             if G is None:
                 continue
@@ -359,7 +368,7 @@ class ProxylessTrainer(OneShotTrainer):
                     a = self.alphas[key]
                     a.grad = cg if a.grad is None else a.grad + cg
             stats["cost_penalty"] = float(penalty.detach())
-        self.arch_optimizer.step()
+        arch_optimizer.step()
         self._refresh_probs()
         return stats
 

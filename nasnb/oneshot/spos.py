@@ -224,10 +224,10 @@ class SPOSTrainer(OneShotTrainer):
                 calib.append(self._to_device(batch))
         example = calib[0][0][:1] if calib else next(iter(self._loader(data, False, 0)))[0][:1].to(self.device)
         current = {k: d.indices for k, d in self._decisions}
-        cache: dict[tuple, float] = {}
+        cache: dict[tuple[tuple[int, ...], ...], float] = {}
         keys = list(self.space)
 
-        flops_cache: dict[tuple, float] = {}
+        flops_cache: dict[tuple[tuple[int, ...], ...], float] = {}
 
         def legal(ind: Indices) -> bool:
             if params is not None and not _within(self._params_of(ind), params):
@@ -248,7 +248,7 @@ class SPOSTrainer(OneShotTrainer):
             raise NasnbError(f"no architecture satisfied the constraints (params={params}, flops={flops}, "
                              f"constraint={constraint}) in {max_tries} random samples; loosen them")
 
-        def signature(ind: Indices) -> tuple:
+        def signature(ind: Indices) -> tuple[tuple[int, ...], ...]:
             return tuple(ind[k] for k in keys)
 
         samplers = {k: draw for k, _, draw in self._samplers}

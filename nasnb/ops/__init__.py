@@ -106,7 +106,7 @@ def create_op(name: str, channels: int, stride: int = 1, affine: bool = True, *,
 
 
 def candidates(names: Iterable[str], channels: int, stride: int = 1, affine: bool = True, *,
-               out_channels: int | None = None) -> OrderedDict:
+               out_channels: int | None = None) -> OrderedDict[str, nn.Module]:
     """``OrderedDict(name -> op)`` ready for ``LayerChoice`` (exports then use the names)."""
     return OrderedDict((n, create_op(n, channels, stride, affine, out_channels=out_channels)) for n in names)
 

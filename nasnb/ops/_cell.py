@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_op
+from . import OpFactory, register_op
 
 
 class Zero(nn.Module):
@@ -116,7 +116,7 @@ class FactorizedReduce(nn.Module):
         super().__init__()
         if c_out % 2:
             raise ValueError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
-        self.relu = nn.ReLU(inplace=False)
+        self.relu: nn.Module = nn.ReLU(inplace=False)  # ENASFactorizedReduce swaps in an Identity
         self.conv1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.conv2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
@@ -124,7 +124,8 @@ class FactorizedReduce(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
         shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
-        return self.bn(torch.cat([self.conv1(x), self.conv2(shifted)], dim=1))
+        out: torch.Tensor = self.bn(torch.cat([self.conv1(x), self.conv2(shifted)], dim=1))
+        return out
 
 
 class DropPath(nn.Module):
@@ -167,7 +168,7 @@ class _Conv7x1x7(nn.Sequential):
         )
 
 
-def _pool(kind: str, name: str):
+def _pool(kind: str, name: str) -> OpFactory:
     def build(c_in: int, c_out: int, stride: int, affine: bool) -> nn.Module:
         pool = nn.MaxPool2d(3, stride, 1) if kind == "max" else nn.AvgPool2d(3, stride, 1, count_include_pad=False)
         if c_in == c_out:

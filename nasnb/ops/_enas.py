@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_op
+from . import OpFactory, register_op
 from ._cell import FactorizedReduce
 
 __all__ = ["Calibration", "ConvBranch", "ENASFactorizedReduce", "PoolBranch", "SepConvBN", "StdConv"]
@@ -118,7 +118,8 @@ class SepConvBN(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.pointwise(self.depthwise(self.relu(x))))
+        out: torch.Tensor = self.bn(self.pointwise(self.depthwise(self.relu(x))))
+        return out
 
 
 class ConvBranch(nn.Module):
@@ -159,7 +160,8 @@ class ConvBranch(nn.Module):
         self.postproc = nn.Sequential(nn.BatchNorm2d(c_out, affine=affine), nn.ReLU())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.postproc(self.conv(self.preproc(x)))
+        out: torch.Tensor = self.postproc(self.conv(self.preproc(x)))
+        return out
 
 
 class PoolBranch(nn.Module):
@@ -195,20 +197,41 @@ class PoolBranch(nn.Module):
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.pool(self.preproc(x)))
+        out: torch.Tensor = self.bn(self.pool(self.preproc(x)))
+        return out
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}"
 
 
+def _sep_conv(kernel: int) -> OpFactory:
+    def build(c_in: int, c_out: int, stride: int, affine: bool) -> nn.Module:
+        return SepConvBN(c_in, c_out, kernel, stride, affine)
+
+    build.__qualname__ = f"enas_sep_conv_{kernel}x{kernel}_factory"
+    return build
+
+
+def _conv_branch(kernel: int, separable: bool) -> OpFactory:
+    def build(c_in: int, c_out: int, stride: int, affine: bool) -> nn.Module:
+        return ConvBranch(c_in, c_out, kernel, stride, separable, affine)
+
+    build.__qualname__ = f"enas_{'sep_' if separable else ''}conv_branch_{kernel}x{kernel}_factory"
+    return build
+
+
+def _pool_branch(kind: str) -> OpFactory:
+    def build(c_in: int, c_out: int, stride: int, affine: bool) -> nn.Module:
+        return PoolBranch(kind, c_in, c_out, stride, affine)
+
+    build.__qualname__ = f"enas_{kind}_pool_branch_3x3_factory"
+    return build
+
+
 for _k in (3, 5):
-    register_op(f"enas_sep_conv_{_k}x{_k}")(
-        lambda c_in, c_out, stride, affine, k=_k: SepConvBN(c_in, c_out, k, stride, affine))
-    register_op(f"enas_conv_branch_{_k}x{_k}")(
-        lambda c_in, c_out, stride, affine, k=_k: ConvBranch(c_in, c_out, k, stride, False, affine))
-    register_op(f"enas_sep_conv_branch_{_k}x{_k}")(
-        lambda c_in, c_out, stride, affine, k=_k: ConvBranch(c_in, c_out, k, stride, True, affine))
+    register_op(f"enas_sep_conv_{_k}x{_k}")(_sep_conv(_k))
+    register_op(f"enas_conv_branch_{_k}x{_k}")(_conv_branch(_k, False))
+    register_op(f"enas_sep_conv_branch_{_k}x{_k}")(_conv_branch(_k, True))
 for _kind in ("avg", "max"):
-    register_op(f"enas_{_kind}_pool_branch_3x3")(
-        lambda c_in, c_out, stride, affine, kind=_kind: PoolBranch(kind, c_in, c_out, stride, affine))
+    register_op(f"enas_{_kind}_pool_branch_3x3")(_pool_branch(_kind))
 del _k, _kind

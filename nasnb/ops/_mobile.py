@@ -19,7 +19,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from . import register_op
+from . import OpFactory, register_op
 from ._cell import Zero
 
 
@@ -78,7 +78,8 @@ class MBInvertedConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.inverted_bottleneck is not None:
             x = self.inverted_bottleneck(x)
-        return self.point_linear(self.depth_conv(x))
+        out: torch.Tensor = self.point_linear(self.depth_conv(x))
+        return out
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, expand_ratio={self.expand_ratio}"
@@ -194,7 +195,7 @@ class ShuffleXceptionBlock(ShuffleNetBlock):
         super().__init__(c_in, c_out, mid_channels, 3, stride, "dpdpdp", affine)
 
 
-def _mbconv(kernel: int, expand: int):
+def _mbconv(kernel: int, expand: int) -> OpFactory:
     def build(c_in: int, c_out: int, stride: int, affine: bool) -> nn.Module:
         return MBInvertedConv(c_in, c_out, kernel, stride, expand, affine)
 
@@ -202,7 +203,7 @@ def _mbconv(kernel: int, expand: int):
     return build
 
 
-def _shufflenet(kernel: int):
+def _shufflenet(kernel: int) -> OpFactory:
     def build(c_in: int, c_out: int, stride: int, affine: bool) -> nn.Module:
         return ShuffleNetBlock(c_in, c_out, c_out // 2, kernel, stride, "pdp", affine)
 

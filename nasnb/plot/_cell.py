@@ -66,7 +66,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._style import MIN_FONTSIZE, series_style
+from ._style import MIN_FONTSIZE, figure_of, series_style
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -163,7 +163,7 @@ def _cell_types(space: Any, modules: Sequence[str] | None = None) -> list[dict[s
                 raise ValueError(f"draw_cell: module {m!r} holds no mutable of the space; module paths with "
                                  f"mutables include {sorted(q for q in keyset if q)[:8]}")
             groups.setdefault(frozenset(keyset[m]), []).append(m)
-        types = [{"keys": [k for k in space if k in s], "instances": ms, "modules": list(ms)}
+        types: list[dict[str, Any]] = [{"keys": [k for k in space if k in s], "instances": ms, "modules": list(ms)}
                  for s, ms in groups.items()]
     else:
         sets = {frozenset(ks) for ks in keyset.values()}
@@ -548,7 +548,7 @@ def _cell_info(
             continue
         n_ops = sum(1 for e in struct["edges"] if e["ops"])
         has_ic = any(specs[k].kind == "input" for k in t["keys"])
-        merged = {}
+        merged: dict[str, int] = {}  # state -> edges with ops into it
         for e in struct["edges"]:
             merged[e["dst"]] = merged.get(e["dst"], 0) + bool(e["ops"])
         if not has_ic and len(t["instances"]) < 2 and not any(v >= 2 for v in merged.values()):
@@ -769,6 +769,7 @@ def _cell_layout(cell: dict[str, Any], *, mode: str = "discrete", show_dropped: 
                         cost += 0.02 * sum(1 for px, py in pts if box[0] < px < box[2] and box[1] < py < box[3])
                 if cost < best_cost - 1e-9:
                     best_xy, best_cost = (x, yy), cost
+        assert best_xy is not None  # every candidate position costs less than inf
         e["label_xy"] = best_xy
         boxes.append((best_xy[0] - w / 2, best_xy[1] - h / 2, best_xy[0] + w / 2, best_xy[1] + h / 2))
     # styles
@@ -824,7 +825,8 @@ def _draw_one(ax: "Axes", cell: dict[str, Any], lay: dict[str, Any], colors: Map
             gid=f"edge:{e['src']}->{e['dst']}:{','.join(e['op_keys']) or '-'}")
         ax.add_patch(arrow)
         if e["label_xy"] is not None:
-            ax.text(*e["label_xy"], e["label"], ha="center", va="center", fontsize=LABEL_FONTSIZE, zorder=5,
+            lx, ly = e["label_xy"]
+            ax.text(lx, ly, e["label"], ha="center", va="center", fontsize=LABEL_FONTSIZE, zorder=5,
                     color="#222222",
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor=color, linewidth=0.8,
                               alpha=0.9))
@@ -926,6 +928,7 @@ def draw_cell(
     >>> fig.axes[0].get_title()
     'Cell (×3: cells.0, cells.2, cells.4)'
     """
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from nasnb.graph import build_graph
@@ -991,11 +994,11 @@ def draw_cell(
                 top -= h + pad
             axes.append(fig.add_axes((rect[0] / fig_w, rect[1] / fig_h, rect[2] / fig_w, rect[3] / fig_h)))
     else:
-        axes = [ax] if hasattr(ax, "figure") else list(ax)
+        axes = [ax] if isinstance(ax, Axes) else list(ax)
         if len(axes) != len(cells):
             raise ValueError(f"draw_cell: got {len(axes)} Axes for {len(cells)} cell types "
                              f"{[c['name'] for c in cells]}; pass cell= to draw one, or one Axes per type")
-        fig = axes[0].figure
+        fig = figure_of(axes[0])
     for a, c, lay, t in zip(axes, cells, layouts, titles):
         _draw_one(a, c, lay, colors, t)
     if title:

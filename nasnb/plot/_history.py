@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from nasnb.oneshot import ArchHistory
 
-from ._style import MIN_FONTSIZE, series_style
+from ._style import MIN_FONTSIZE, figure_of, series_style
 
 __all__ = ["plot_arch_entropy", "plot_arch_graph", "plot_arch_heatmap", "plot_arch_weights"]
 
@@ -139,7 +139,7 @@ def plot_arch_heatmap(history: ArchHistory, key: str | None = None, *, ax: Axes 
         fig = Figure(figsize=(8, sum(heights) + extra), layout="constrained")
         axes = list(fig.subplots(len(keys), 1, squeeze=False, sharex=True, height_ratios=heights)[:, 0])
     else:
-        fig, axes = ax.figure, [ax]
+        fig, axes = figure_of(ax), [ax]
     for k, a in zip(keys, axes):
         d = _heatmap_data(history, k)
         steps = d["steps"]
@@ -202,7 +202,7 @@ def plot_arch_weights(history: ArchHistory, *, index: int = -1, ax: Axes | None 
         fig = Figure(figsize=(7, _weights_height(history)), layout="constrained")
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        fig = figure_of(ax)
     y, ticks, labels, heads = 0.0, [], [], []
     for r in rows:
         n = scale["multiples"].get(r["key"])
@@ -282,7 +282,7 @@ def plot_arch_entropy(history: ArchHistory, *, ax: Axes | None = None) -> Figure
         fig = Figure(figsize=(6.5 + 1.7 * ncol, max(3.8, 0.21 * rows + 1.0)), layout="constrained")
         ax = fig.add_subplot()
     else:
-        fig = ax.figure
+        fig = figure_of(ax)
     _draw_entropy(ax, d)
     return fig
 
@@ -352,7 +352,7 @@ def plot_arch_graph(graph: nx.DiGraph, history: ArchHistory, *, index: int = -1,
                               max(3.0, y_unit * (max(ys) - min(ys) + 1.2))))
         ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     else:
-        fig = ax.figure
+        fig = figure_of(ax)
     segs = [[(e["x"][0], e["y"][0]), (e["x"][1], e["y"][1])] for e in d["edges"]]
     colors = [(0.12, 0.47, 0.71, 0.1 + 0.9 * e["weight"]) for e in d["edges"]]
     widths = [0.5 + 3.0 * e["weight"] for e in d["edges"]]

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._style import MIN_FONTSIZE
+from ._style import MIN_FONTSIZE, figure_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -107,7 +107,8 @@ def _line_width(line: str, fontsize: float) -> float:
     font = _font()
     font.set_size(fontsize, 72)
     font.set_text(line, 0.0)
-    return font.get_width_height()[0] / 64 / 72
+    width: float = font.get_width_height()[0] / 64 / 72  # 26.6 fixed point, at 72 dpi
+    return width
 
 
 def _text_size(label: str, fontsize: float) -> tuple[float, float]:
@@ -181,12 +182,15 @@ def _rows(widths: list[float], crossings: list[int], wrap: int | str | None) -> 
             if prev is None:
                 continue
             cost = prev[1] + (crossings[i - 1] if i > 0 else 0) + 0.03 * w * w
-            if best[j] is None or (prev[0] + 1, cost) < best[j][:2]:
+            cur = best[j]
+            if cur is None or (prev[0] + 1, cost) < cur[:2]:
                 best[j] = (prev[0] + 1, cost, i)
     rows = []
     j = n
     while j > 0:
-        i = best[j][2]
+        entry = best[j]
+        assert entry is not None  # each end j was reached at least from j - 1 (a row of one layer)
+        i = entry[2]
         rows.append((i, j))
         j = i
     return rows[::-1]
@@ -238,8 +242,10 @@ def _space_data(graph: "nx.DiGraph", show_shapes: bool = True, wrap: int | str |
 
     def width(it: Any) -> float:
         if it in lay.members:
-            return max(nodes[m]["w"] for m in lay.members[it]) + 2 * BOX_PAD
-        return nodes[it]["w"] if it in nodes else 0.0
+            widest: float = max(nodes[m]["w"] for m in lay.members[it])
+            return widest + 2 * BOX_PAD
+        own: float = nodes[it]["w"] if it in nodes else 0.0
+        return own
 
     widths = [max((width(it) for it in lay.layers[k]), default=0.0) for k in range(n_layers)]
     links: dict[int, set[tuple[Any, Any]]] = {k: set() for k in range(n_layers)}
@@ -413,7 +419,7 @@ def _draw(data: SpaceDrawing, *, ax: "Axes | None" = None, title: str | None = N
         fig = Figure(figsize=(w, h + top))
         ax = fig.add_axes((0.0, 0.0, 1.0, h / (h + top)))
     else:
-        fig = ax.figure
+        fig = figure_of(ax)
     for b in data.boxes:
         ax.add_patch(FancyBboxPatch((b["x0"], b["y0"]), b["x1"] - b["x0"], b["y1"] - b["y0"],
                                     boxstyle="round,pad=0,rounding_size=0.05", facecolor=b["color"], alpha=0.1,
@@ -494,7 +500,7 @@ def plot_candidates(rows: Sequence[Any], *, metric: str | None = None, ax: "Axes
         fig = Figure(figsize=(3.2 * len(metrics), 0.4 * len(data["names"]) + 1.4), layout="constrained")
         axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     else:
-        fig, axes = ax.figure, [ax]
+        fig, axes = figure_of(ax), [ax]
     for a, m in zip(axes, metrics):
         a.barh(data["names"], data[m], color=data["colors"])
         a.invert_yaxis()

@@ -12,7 +12,11 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["MIN_FONTSIZE", "series_style"]
 
@@ -33,3 +37,12 @@ def series_style(i: int) -> dict[str, Any]:
     """
     block = (i // len(_COLORS)) % len(_LINESTYLES)
     return {"color": _COLORS[i % len(_COLORS)], "linestyle": _LINESTYLES[block], "marker": _MARKERS[block]}
+
+
+def figure_of(ax: Axes) -> Figure:
+    """``ax.figure``: what the plot functions return when drawing on a given ``ax``.
+
+    For an Axes inside a SubFigure that is the SubFigure (it draws and is returned like a
+    Figure, as before); matplotlib types ``ax.figure`` as ``Figure | SubFigure``.
+    """
+    return ax.figure  # type: ignore[return-value]  # a SubFigure for an Axes in one; documented as the Figure

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._style import MIN_FONTSIZE, series_style
+from ._style import MIN_FONTSIZE, figure_of, series_style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -66,7 +66,7 @@ def _trials_data(source: Any, mode: str | None = None) -> TrialsData:
 
 def _new_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax
+        return figure_of(ax), ax
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7, 4), layout="constrained")
@@ -137,7 +137,7 @@ def _best_so_far_data(runs: Mapping[str, Any], mode: str | None = None) -> dict[
         length = max((len(c) for c in curves), default=0)
         mean = []
         for i in range(length):
-            vals = [c[i] for c in curves if i < len(c) and c[i] is not None]
+            vals = [v for c in curves if i < len(c) and (v := c[i]) is not None]
             mean.append(sum(vals) / len(vals) if vals else None)
         out[name] = mean
     return out

@@ -89,7 +89,8 @@ class _Node(nn.Module):
         outs = [op(s) for op, s in zip(self.ops, states)]
         if self.training and self.drop_path.p > 0:  # DARTS drops the path of every op but the identity
             outs = [o if o is None or _is_identity(op) else self.drop_path(o) for o, op in zip(outs, self.ops)]
-        return self.input_switch(outs)
+        out: torch.Tensor = self.input_switch(outs)
+        return out
 
 
 class _Cell(nn.Module):
@@ -126,7 +127,8 @@ class _AuxiliaryHead(nn.Module):
         self.classifier = nn.Linear(768, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x).flatten(1))
+        out: torch.Tensor = self.classifier(self.features(x).flatten(1))
+        return out
 
 
 class DARTS(nn.Module):

@@ -119,7 +119,8 @@ class _AuxiliaryHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.proj(self.pooling(x))
-        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+        out: torch.Tensor = self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+        return out
 
 
 class ENASMicro(nn.Module):
@@ -237,7 +238,8 @@ class _MacroLayer(MutableScope):
             skip = self.skipconnect(prev_layers[:-1])
             if skip is not None:
                 out = out + skip
-        return self.batch_norm(out)
+        normed: torch.Tensor = self.batch_norm(out)
+        return normed
 
 
 class ENASMacro(nn.Module):
@@ -317,4 +319,5 @@ class ENASMacro(nn.Module):
                 reduce = self.pool_layers[self.pool_layers_idx.index(layer_id)]
                 outs = [reduce(o) for o in outs]
         cur = F.adaptive_avg_pool2d(outs[-1], 1).flatten(1)
-        return self.dense(self.dropout(cur))
+        logits: torch.Tensor = self.dense(self.dropout(cur))
+        return logits

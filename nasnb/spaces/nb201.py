@@ -66,7 +66,8 @@ class _ResidualReduction(nn.Module):
         self.downsample = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.downsample(x) + self.conv_b(self.conv_a(x))
+        out: torch.Tensor = self.downsample(x) + self.conv_b(self.conv_a(x))
+        return out
 
 
 class NB201(nn.Module):
@@ -124,7 +125,8 @@ class NB201(nn.Module):
         h = self.stem(x)
         for cell in self.cells:
             h = cell(h)
-        return self.classifier(self.global_pooling(self.lastact(h)).flatten(1))
+        out: torch.Tensor = self.classifier(self.global_pooling(self.lastact(h)).flatten(1))
+        return out
 
 
 _NODE = re.compile(r"^\|(?:[A-Za-z0-9_]+~\d+\|)+$")

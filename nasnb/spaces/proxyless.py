@@ -70,7 +70,7 @@ class MobileInvertedResidualBlock(nn.Module):
         self.shortcut = nn.Identity() if shortcut else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.mobile_inverted_conv(x)
+        out: torch.Tensor = self.mobile_inverted_conv(x)
         return out if self.shortcut is None else out + self.shortcut(x)
 
 
@@ -202,4 +202,5 @@ class ProxylessNAS(nn.Module):
         for block in self.blocks:
             x = block(x)
         x = self.global_avg_pooling(self.feature_mix_layer(x))
-        return self.classifier(torch.flatten(x, 1))
+        out: torch.Tensor = self.classifier(torch.flatten(x, 1))
+        return out

@@ -145,4 +145,5 @@ class SPOS(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv_last(self.features(self.first_conv(x)))
         x = self.dropout(torch.flatten(self.globalpool(x), 1))
-        return self.classifier(x)
+        out: torch.Tensor = self.classifier(x)
+        return out

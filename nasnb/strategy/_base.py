@@ -85,7 +85,7 @@ class Strategy(ABC):
         self.space = space
         self._keys = list(space)
         self._specs: list[Choice] = [space[k] for k in self._keys]
-        self._options = [None] * len(self._specs)  # lazily enumerated choices per key
+        self._options: list[list[tuple[int, ...]] | None] = [None] * len(self._specs)  # lazily enumerated choices per key
         self._setup()
         return self
 
@@ -142,9 +142,10 @@ class Strategy(ABC):
 
     def options(self, i: int) -> list[tuple[int, ...]]:
         """Every valid index tuple of the ``i``-th key (cached)."""
-        if self._options[i] is None:
-            self._options[i] = list(self._specs[i].all_indices())
-        return self._options[i]
+        options = self._options[i]
+        if options is None:
+            options = self._options[i] = list(self._specs[i].all_indices())
+        return options
 
     def _sample(self) -> Indices:
         """One architecture uniformly at random (from ``self.rng``)."""

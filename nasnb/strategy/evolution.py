@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Any
 
 from ._base import Indices, Strategy
 
@@ -38,6 +39,7 @@ def mutate(strategy: Strategy, parent: Indices) -> Indices:
     i = rng.choice(mutable)
     spec, current = strategy._specs[i], parent[i]
     n = spec.n_candidates
+    new: tuple[int, ...]
     if spec.kind == "layer":
         new = (rng.choice([c for c in range(n) if c != current[0]]),)
     elif spec.n_chosen is None:
@@ -100,7 +102,7 @@ class RegularizedEvolution(Strategy):
                 f"sample_size={self.sample_size}, seed={self.seed!r})")
 
     @property
-    def population(self) -> list[tuple[dict, float]]:
+    def population(self) -> list[tuple[dict[str, Any], float]]:
         """Living members, oldest first, as ``(arch, score)``."""
         return [(self.encode(ind), score) for ind, score in self._population]
 

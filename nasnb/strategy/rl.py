@@ -86,8 +86,11 @@ class PolicyGradient(Strategy):
 
     # ---------------------------------------------------------------- sampling
     def _draw(self) -> tuple[Indices, list[tuple[int, ...]]]:
-        arch, orders = [], []
+        arch: list[tuple[int, ...]] = []
+        orders: list[tuple[int, ...]] = []
         for spec, logits in zip(self._specs, self.logits):
+            idx: tuple[int, ...]
+            order: tuple[int, ...]
             n = spec.n_candidates
             if spec.kind == "layer":
                 p = _softmax(logits, list(range(n)))

@@ -154,7 +154,7 @@ class TPE(Strategy):
         return params
 
     def _from_params(self, params: dict[str, int]) -> Indices:
-        out = []
+        out: list[tuple[int, ...]] = []
         for key, spec, combos in zip(self._keys, self._specs, self._combos):
             if spec.kind == "layer":
                 out.append((params[key],))
@@ -178,13 +178,13 @@ class TPE(Strategy):
                     self.study.tell(trial, known)
                 else:  # pending or failed: no information to add
                     self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            cand = self._random_unseen()
-            if cand is None:
+            unseen = self._random_unseen()
+            if unseen is None:
                 return None
-            self.study.enqueue_trial(self._to_params(cand))
+            self.study.enqueue_trial(self._to_params(unseen))
             trial = self.study.ask(self._dists)
-            self._trials.setdefault(cand, []).append(trial)
-            return cand
+            self._trials.setdefault(unseen, []).append(trial)
+            return unseen
 
     def _tell(self, indices: Indices, score: float | None) -> None:
         optuna = self._optuna

@@ -156,14 +156,14 @@ class ChoiceControl:
             self.set_value(old)
             self.message.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
 
-    def _on_layer(self, change: dict) -> None:
+    def _on_layer(self, change: dict[str, Any]) -> None:
         if self._silent or change["new"] is None:
             return
         old = self._layer_value if change["old"] is None else self.spec.encode((change["old"],))
         self._layer_value = self.spec.encode((change["new"],))
         self._report(old, self._layer_value)
 
-    def _on_check(self, i: int, change: dict) -> None:
+    def _on_check(self, i: int, change: dict[str, Any]) -> None:
         if self._silent:
             return
         k = self.spec.n_chosen
@@ -243,23 +243,23 @@ class _LastInput:
         self._refs: list[Any] = []
         self._kwargs: dict[str, Any] = {}
 
-    def __call__(self, module: Any, args: tuple, kwargs: dict | None = None) -> None:
+    def __call__(self, module: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> None:
         if not self.active:
             return
         self._refs = [weakref.ref(a) if _is_tensor(a) else (lambda a=a: a) for a in args]
         self._kwargs = dict(kwargs or {})
 
-    def get(self) -> tuple | None:
+    def get(self) -> tuple[Any, ...] | None:
         """The last positional arguments, or None if one of them is gone (or the model never ran)."""
         if not self._refs:
             return None
         args = tuple(r() for r in self._refs)
         return None if any(a is None for a in args) else args
 
-    def __deepcopy__(self, memo: dict) -> "_LastInput":
+    def __deepcopy__(self, memo: dict[int, Any]) -> "_LastInput":
         return _LastInput(active=False)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_LastInput, (False,))
 
 
@@ -333,7 +333,7 @@ class ChoiceWidget:
             return None
         memo = _INPUTS.get(space.model)
         args = memo.get() if memo is not None else None
-        if args is None:
+        if memo is None or args is None:
             self.control.message.value = ("<span style='color:#777'>forward not checked: call the model once "
                                           "(its last input is kept weakly to check each change)</span>")
             return None
@@ -355,7 +355,7 @@ class ChoiceWidget:
                 m.training = was
         return None
 
-    def _on_decision(self, decision: Any, old: tuple, new: tuple) -> None:
+    def _on_decision(self, decision: Any, old: tuple[int, ...], new: tuple[int, ...]) -> None:
         self.control.set_value(self.spec.encode(new))
         self.table.value = self._table()
 
@@ -390,7 +390,7 @@ class ChoiceWidget:
         mutable = self._mutable()
         return f"ChoiceWidget({one_line(mutable)})" if mutable is not None else "ChoiceWidget(<gone>)"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         show = self.widget._repr_mimebundle_  # None once the widget is closed
         bundle = (show(**kwargs) or {}) if show is not None else {}
         bundle["text/html"] = (f"<div class='nasnb-choice-static'><b>{html.escape(self.key)}</b> "

@@ -32,7 +32,9 @@ import ipywidgets as widgets
 import torch
 from torch import nn
 
+from ..architecture import Choice
 from ..exceptions import NasnbError
+from ..mutables import LayerChoice
 from ..profile import ForwardError, Profile, format_count, model_device, profile
 from ..space import SearchSpace
 from ._choice import ChoiceControl, SharedLook
@@ -46,7 +48,7 @@ AUTO_GRAPH_MAX_KEYS = 100
 RANDOM_TRIES = 20
 
 
-def _group_of(spec: Any) -> str:
+def _group_of(spec: Choice) -> str:
     if spec.scope is not None:
         return spec.scope
     path = spec.paths[0] if spec.paths else spec.key
@@ -170,7 +172,7 @@ class Explorer:
         self.error_box = W.HTML("")
         self.error_box.add_class("nasnb-error")
         self._controls: dict[str, ChoiceControl] = {}
-        groups: dict[str, list[W.Widget]] = {}
+        groups: dict[str, list[widgets.Widget]] = {}
         current = space.current()
         look = SharedLook()
         for key, spec in space.items():
@@ -179,9 +181,13 @@ class Explorer:
                 from ..graph import describe
 
                 mod = space.mutables(key)[0]
+                assert isinstance(mod, LayerChoice)  # the mutables of a "layer" key
                 tips = [f"{describe(c)}, {sum(p.numel() for p in c.parameters()):,} parameters" for c in mod]
-            ctl = ChoiceControl(spec, current[key], lambda v, k=key: self._click(self.select, k, v), tooltips=tips,
-                                message=self.error_box, shared=look)
+
+            def on_change(v: Any, k: str = key) -> None:
+                self._click(self.select, k, v)
+
+            ctl = ChoiceControl(spec, current[key], on_change, tooltips=tips, message=self.error_box, shared=look)
             self._controls[key] = ctl
             groups.setdefault(_group_of(spec), []).append(ctl.widget)
         boxes = []
@@ -209,7 +215,7 @@ class Explorer:
         if not self.show_graph:
             self.image.layout.display = "none"
 
-        def button(label: str, css: str, fn: Any, tip: str) -> W.Button:
+        def button(label: str, css: str, fn: Any, tip: str) -> widgets.Button:
             b = W.Button(description=label, tooltip=tip, layout=W.Layout(width="auto"))
             b.add_class(css)
             b.on_click(lambda _b: self._guard(label, fn))
@@ -292,7 +298,7 @@ class Explorer:
         self.status.value = f"reset: {changed} key(s) changed" if changed else "reset: already the defaults"
         return arch
 
-    def export(self, path: str | os.PathLike | None = None) -> dict[str, Any]:
+    def export(self, path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """Show the current architecture as JSON in the panel and save it to ``path`` if given."""
         arch = self.space.current()
         self.json.value = json.dumps(arch, indent=2)
@@ -303,7 +309,7 @@ class Explorer:
             self.status.value = "exported (no file name given, not saved)"
         return arch
 
-    def load(self, source: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
+    def load(self, source: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
         """Apply an architecture: a mapping, JSON text, or the path of a JSON file."""
         if isinstance(source, Mapping):
             arch: Any = dict(source)
@@ -349,7 +355,7 @@ class Explorer:
         finally:
             self._device_silent = False
 
-    def _on_device(self, change: dict) -> None:
+    def _on_device(self, change: dict[str, Any]) -> None:
         if not self._device_silent:
             self.set_device(change["new"])
 
@@ -612,7 +618,7 @@ class Explorer:
                 f"<details><summary>architecture</summary><code>{arch}</code></details>{graph}"
                 f"<div style='color:#777'>static preview: run the notebook for the live explorer</div></div>")
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         show = self.widget._repr_mimebundle_  # None once the widget is closed
         bundle = (show(**kwargs) or {}) if show is not None else {}
         bundle["text/html"] = self.static_html()

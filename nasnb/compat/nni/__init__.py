@@ -49,7 +49,7 @@ def _trial_dir() -> str | None:
 
 def _check_metric(metric: Any, what: str) -> Any:
     """NNI metrics are a number or a dict with a number under "default"; refuse what nasnb cannot score."""
-    value = metric.get("default") if isinstance(metric, dict) else metric
+    value: Any = metric.get("default") if isinstance(metric, dict) else metric
     if hasattr(value, "item") and callable(value.item):  # a 0-d tensor or numpy scalar
         value = value.item()
         metric = value if not isinstance(metric, dict) else {**metric, "default": value}

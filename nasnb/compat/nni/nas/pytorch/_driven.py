@@ -26,7 +26,7 @@ class MutatorDriver:
         self.mutator.reset()
 
 
-def check_mutator(mutator: Any, model: Any, trainer: str, expected: type) -> None:
+def check_mutator(mutator: Any, model: Any, trainer: str, expected: type[Any]) -> None:
     """Refuse a mutator of another model or of a kind this trainer cannot drive."""
     if not isinstance(mutator, expected):
         raise TypeError(f"{trainer}: mutator must be a {expected.__name__} (or a subclass), got "
@@ -36,11 +36,11 @@ def check_mutator(mutator: Any, model: Any, trainer: str, expected: type) -> Non
                          f"built on this model")
 
 
-def export_nni(mutator: Any, file: str | os.PathLike | None, masks: Mapping[str, Any] | None = None
+def export_nni(mutator: Any, file: str | os.PathLike[str] | None, masks: Mapping[str, Any] | None = None
                ) -> dict[str, Any]:
     """``mutator.export()`` (or ``masks`` in its form), written to ``file`` as JSON when given."""
     with torch.no_grad():
-        arch = mutator.export() if masks is None else mutator._readable(dict(masks))
+        arch: dict[str, Any] = mutator.export() if masks is None else mutator._readable(dict(masks))
     if file is not None:
         from .trainer import TorchTensorEncoder
 
@@ -51,7 +51,8 @@ def export_nni(mutator: Any, file: str | os.PathLike | None, masks: Mapping[str,
 def indices_of(space: Any, arch: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     """key -> indices of an exported architecture (RuntimeError for a bad one, as in NNI)."""
     with nni_errors():
-        return space._resolve(arch, full=True)
+        indices: dict[str, tuple[int, ...]] = space._resolve(arch, full=True)
+    return indices
 
 
 def status_weights(mutator: Any, space: Any) -> dict[str, list[float]]:

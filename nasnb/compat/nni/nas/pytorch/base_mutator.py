@@ -41,16 +41,16 @@ class _Hooks:
     def __init__(self, mutator: "BaseMutator"):
         self.mutator = mutator
 
-    def forward_layer_choice(self, mutable: LayerChoice, args: tuple, kwargs: dict) -> tuple[Any, Any]:
+    def forward_layer_choice(self, mutable: LayerChoice, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         return self.mutator.on_forward_layer_choice(mutable, *args, **kwargs)
 
-    def forward_input_choice(self, mutable: InputChoice, inputs: list) -> tuple[Any, Any]:
+    def forward_input_choice(self, mutable: InputChoice, inputs: list[Any]) -> tuple[Any, Any]:
         return self.mutator.on_forward_input_choice(mutable, inputs)
 
 
 def mutator_of(mutable: Mutable) -> "BaseMutator | None":
     """The mutator that runs ``mutable``'s forward, or None."""
-    mixer = mutable.decision.mixer if not isinstance(mutable, MutableScope) else None
+    mixer = mutable.decision.mixer if isinstance(mutable, (LayerChoice, InputChoice)) else None  # a space has no other kind
     return mixer.mutator if isinstance(mixer, _Hooks) else None
 
 
@@ -68,6 +68,10 @@ class BaseMutator(nn.Module):
     space : SearchSpace
         The nasnb space bound to ``model`` (keys, specs, ``current()``, ``fix()``).
     """
+
+    # both live in the instance ``__dict__`` (set once in ``__init__``), so ``nn.Module`` never registers them
+    model: nn.Module
+    space: SearchSpace
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -144,7 +148,7 @@ class BaseMutator(nn.Module):
         """Forward of ``mutable``: return ``(output, mask)``."""
         raise NotImplementedError
 
-    def on_forward_input_choice(self, mutable: InputChoice, tensor_list: list) -> tuple[Any, Any]:
+    def on_forward_input_choice(self, mutable: InputChoice, tensor_list: list[Any]) -> tuple[Any, Any]:
         """Forward of ``mutable`` on ``tensor_list``: return ``(output, mask)``."""
         raise NotImplementedError
 

@@ -71,7 +71,7 @@ class LRSchedulerCallback(Callback):
 class ArchitectureCheckpoint(Callback):
     """Write the trainer's export to ``<checkpoint_dir>/epoch_{n}.json`` after every epoch."""
 
-    def __init__(self, checkpoint_dir: str | os.PathLike):
+    def __init__(self, checkpoint_dir: str | os.PathLike[str]):
         super().__init__()
         self.checkpoint_dir = os.fspath(checkpoint_dir)
         os.makedirs(self.checkpoint_dir, exist_ok=True)
@@ -85,7 +85,7 @@ class ArchitectureCheckpoint(Callback):
 class ModelCheckpoint(Callback):
     """Save the model's ``state_dict`` to ``<checkpoint_dir>/epoch_{n}.pth.tar`` after every epoch."""
 
-    def __init__(self, checkpoint_dir: str | os.PathLike):
+    def __init__(self, checkpoint_dir: str | os.PathLike[str]):
         super().__init__()
         self.checkpoint_dir = os.fspath(checkpoint_dir)
         os.makedirs(self.checkpoint_dir, exist_ok=True)

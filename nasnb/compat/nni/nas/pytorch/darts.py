@@ -63,7 +63,8 @@ class DartsMutator(Mutator):
     def device(self) -> torch.device | None:
         """Where the weights live."""
         for v in self.choices.values():
-            return v.device
+            device: torch.device = v.device
+            return device
         return None
 
     def sample_search(self) -> dict[str, Any]:
@@ -159,7 +160,7 @@ class DartsTrainer(native.DartsTrainer):
         if self.arch_optimizer is None:
             warnings.warn(f"DartsTrainer: the mutator ({type(self.mutator).__name__}) has no parameters, so only "
                           f"the weights are trained", stacklevel=4)
-        self.mixer = MutatorDriver(self.mutator)
+        self.mixer = MutatorDriver(self.mutator)  # type: ignore[assignment]  # the base's mixer slot; only refresh() is called
 
     def _enter(self) -> None:
         self.mixer.refresh()

@@ -94,8 +94,10 @@ class FixedArchitecture(Mutator):
         ``example_input()`` method; otherwise it is kept, as NNI 1.x kept it.
         """
         space = self.space
-        if space._exclusive is None and callable(getattr(self.model, "example_input", None)):
-            space.probe(self.model.example_input())  # learn which edges feed only their InputChoice slots
+        if space._exclusive is None:
+            example_input = getattr(self.model, "example_input", None)
+            if callable(example_input):
+                space.probe(example_input())  # learn which edges feed only their InputChoice slots
         unused = space.unused_of(self._indices) if space._exclusive is not None else set()
         root = self.model if module is None else module
         for parent in list(root.modules()):
@@ -105,7 +107,7 @@ class FixedArchitecture(Mutator):
                     parent._modules[name] = _replacement(child, self._indices[key], None, unused=key in unused)
 
 
-def apply_fixed_architecture(model: nn.Module, fixed_arc: str | os.PathLike | Mapping[str, Any]) -> FixedArchitecture:
+def apply_fixed_architecture(model: nn.Module, fixed_arc: str | os.PathLike[str] | Mapping[str, Any]) -> FixedArchitecture:
     """Fix ``model`` in place to ``fixed_arc`` (a dict or a JSON file); return the mutator.
 
     Raises

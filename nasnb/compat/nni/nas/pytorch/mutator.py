@@ -146,7 +146,7 @@ class Mutator(BaseMutator):
         out, mask = self._select_with_mask(lambda op: op(*args, **kwargs), [(op,) for op in ops], mask)
         return self._tensor_reduction(mutable.reduction, out), mask
 
-    def on_forward_input_choice(self, mutable: InputChoice, tensor_list: list) -> tuple[Any, Any]:
+    def on_forward_input_choice(self, mutable: InputChoice, tensor_list: list[Any]) -> tuple[Any, Any]:
         """Keep the inputs whose mask entry is non-zero and combine them with ``mutable.reduction``."""
         mask = self._get_decision(mutable)
         if len(mask) != mutable.n_candidates:
@@ -155,7 +155,7 @@ class Mutator(BaseMutator):
         out, mask = self._select_with_mask(lambda t: t, [(t,) for t in tensor_list], mask)
         return self._tensor_reduction(mutable.reduction, out), mask
 
-    def _select_with_mask(self, map_fn: Callable[..., Any], candidates: Sequence[tuple], mask: Any
+    def _select_with_mask(self, map_fn: Callable[..., Any], candidates: Sequence[tuple[Any, ...]], mask: Any
                           ) -> tuple[list[Any], torch.Tensor]:
         """Map the candidates with a non-zero mask entry; float entries also scale the result."""
         if torch.is_tensor(mask):
@@ -175,7 +175,7 @@ class Mutator(BaseMutator):
             out = [map_fn(*cand) for cand, f in zip(candidates, flags) if f]
         return out, mask
 
-    def _tensor_reduction(self, reduction_type: str, tensor_list: list) -> Any:
+    def _tensor_reduction(self, reduction_type: str, tensor_list: list[Any]) -> Any:
         return reduce_outputs(reduction_type, tensor_list)
 
     def _get_decision(self, mutable: Mutable) -> Any:

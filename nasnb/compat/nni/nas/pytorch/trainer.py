@@ -61,7 +61,7 @@ class Trainer(BaseTrainer):
                  log_frequency: int | None, callbacks: list[Callback] | None):
         self.device = nni_device(device)
         self.model = model.to(self.device)
-        self.mutator = mutator.to(self.device) if isinstance(mutator, nn.Module) else mutator
+        self.mutator: Any = mutator.to(self.device) if isinstance(mutator, nn.Module) else mutator
         self.loss = loss.to(self.device) if isinstance(loss, nn.Module) else loss
         self.metrics = metrics
         self.optimizer = optimizer
@@ -100,9 +100,9 @@ class Trainer(BaseTrainer):
         """One validation (``validate_one_epoch(-1)``)."""
         return self.validate_one_epoch(-1)
 
-    def export(self, file: str | os.PathLike) -> dict[str, Any]:
+    def export(self, file: str | os.PathLike[str]) -> dict[str, Any]:
         """Write ``mutator.export()`` to ``file`` as JSON (atomically); return it."""
-        arch = self.mutator.export()
+        arch: dict[str, Any] = self.mutator.export()
         write_text(file, json.dumps(arch, indent=2, sort_keys=True, cls=TorchTensorEncoder) + "\n")
         return arch
 

@@ -96,7 +96,7 @@ class AverageMeterGroup:
             self.meters[k].update(v)
 
     def __getattr__(self, item: str) -> AverageMeter:
-        meters = self.__dict__.get("meters", {})
+        meters: dict[str, AverageMeter] = self.__dict__.get("meters", {})
         if item in meters:
             return meters[item]
         raise AttributeError(f"no meter {item!r}; meters are {list(meters)}")
