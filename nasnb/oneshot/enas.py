@@ -287,13 +287,17 @@ class EnasTrainer(OneShotTrainer):
     def _build(self) -> None:
         torch_state = torch.get_rng_state()
         torch.manual_seed(self.seed)
-        self.controller = EnasController(self.space, **self._controller_args).to(self.device)
+        self.controller = self._make_controller().to(self.device)
         torch.set_rng_state(torch_state)
         self.controller_optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.controller_lr)
         self.baseline: float | None = None
         self._decisions = [(k, self.space.decision(k)) for k in self.space]
         self._queue: list[dict[str, tuple[int, ...]]] = []
         self._weights_cache: dict[str, list[float]] | None = None
+
+    def _make_controller(self) -> EnasController:
+        """The policy to train (built under the trainer's seed)."""
+        return EnasController(self.space, **self._controller_args)
 
     def _set(self, arch: Mapping[str, tuple[int, ...]]) -> None:
         with self.space.batch():  # observers hear one batched change

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
 
 from nasnb._atomic import write_text
+from nasnb._reduction import mask_for
 from nasnb.compat._errors import nni_errors
 
 
@@ -26,14 +27,22 @@ class MutatorDriver:
         self.mutator.reset()
 
 
-def check_mutator(mutator: Any, model: Any, trainer: str, expected: type[Any]) -> None:
-    """Refuse a mutator of another model or of a kind this trainer cannot drive."""
+def take_mutator(mutator: Any, model: Any, trainer: str, expected: type[Any], default: Callable[[Any], Any]) -> Any:
+    """The trainer's mutator: ``default(model)`` when None; one of another model or kind is refused."""
+    if mutator is None:
+        return default(model)
     if not isinstance(mutator, expected):
         raise TypeError(f"{trainer}: mutator must be a {expected.__name__} (or a subclass), got "
                         f"{type(mutator).__name__}")
     if mutator.model is not model:
         raise ValueError(f"{trainer}: the mutator was built for another model; pass mutator=None or a mutator "
                          f"built on this model")
+    return mutator
+
+
+def quiet(options: dict[str, Any]) -> dict[str, Any]:
+    """nasnb trainer options with NNI's behaviour: no progress bar or live plot unless asked for."""
+    return {"progress": False, "live_plot": False, **options}
 
 
 def export_nni(mutator: Any, file: str | os.PathLike[str] | None, masks: Mapping[str, Any] | None = None
@@ -72,12 +81,7 @@ def status_weights(mutator: Any, space: Any) -> dict[str, list[float]]:
 
 def masks_of(space: Any, indices: Mapping[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
     """Bool masks (CPU) of ``key -> indices``: what a discrete mutator's cache holds."""
-    out = {}
-    for key, chosen in indices.items():
-        mask = torch.zeros(space[key].n_candidates, dtype=torch.bool)
-        mask[list(chosen)] = True
-        out[key] = mask
-    return out
+    return {key: mask_for(space[key].n_candidates, chosen, None) for key, chosen in indices.items()}
 
 
 class StepsLoader:

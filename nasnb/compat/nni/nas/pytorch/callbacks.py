@@ -24,6 +24,8 @@ import torch
 from nasnb._atomic import save_with
 from nasnb.oneshot import callbacks as native
 
+from .utils import AverageMeterGroup
+
 __all__ = ["ArchitectureCheckpoint", "Callback", "LRSchedulerCallback", "ModelCheckpoint"]
 
 _logger = logging.getLogger("nni")
@@ -128,20 +130,16 @@ class _LogEvery(native.Callback):
     def __init__(self, n: int):
         super().__init__()
         self.n = n
-        self.meters: dict[str, list[float]] = {}
+        self.meters = AverageMeterGroup()
 
     def on_epoch_begin(self, epoch: int) -> None:
-        self.meters = {}
+        self.meters = AverageMeterGroup()
 
     def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
-        for k, v in logs.items():
-            total = self.meters.setdefault(k, [0.0, 0])
-            total[0] += v
-            total[1] += 1
+        self.meters.update(logs)
         if (batch + 1) % self.n == 0:
-            shown = "  ".join(f"{k} {s / c:.4f}" for k, (s, c) in self.meters.items())
             _logger.info("Epoch [%d/%d] Step [%d]  %s", self.trainer.epoch + 1, self.trainer.num_epochs, batch + 1,
-                         shown)
+                         self.meters.summary())
 
 
 def native_callbacks(callbacks: Sequence[Any] | None, log_frequency: int | None) -> list[Any]:

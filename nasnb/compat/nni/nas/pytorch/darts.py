@@ -34,7 +34,7 @@ from torch import nn
 from nasnb.mutables import InputChoice, LayerChoice
 from nasnb.oneshot import darts as native
 
-from ._driven import MutatorDriver, check_mutator, export_nni, indices_of, status_weights
+from ._driven import MutatorDriver, export_nni, indices_of, quiet, status_weights, take_mutator
 from .callbacks import native_callbacks, nni_device
 from .mutator import Mutator
 
@@ -136,15 +136,11 @@ class DartsTrainer(native.DartsTrainer):
                  dataset_train: Any, dataset_valid: Any, mutator: DartsMutator | None = None, batch_size: int = 64,
                  workers: int = 4, device: Any = None, log_frequency: int | None = None, callbacks: Any = None,
                  arc_learning_rate: float = 3.0e-4, unrolled: bool = False, **options: Any):
-        mutator = DartsMutator(model) if mutator is None else mutator
-        check_mutator(mutator, model, "DartsTrainer", Mutator)
-        self.mutator = mutator
-        options.setdefault("progress", False)
-        options.setdefault("live_plot", False)
+        self.mutator = mutator = take_mutator(mutator, model, "DartsTrainer", Mutator, DartsMutator)
         super().__init__(mutator.space, loss, metrics, optimizer, num_epochs, dataset_train, dataset_valid,
                          arc_learning_rate=arc_learning_rate, unrolled=unrolled, batch_size=batch_size,
                          workers=workers, device=nni_device(device),
-                         callbacks=native_callbacks(callbacks, log_frequency), **options)
+                         callbacks=native_callbacks(callbacks, log_frequency), **quiet(options))
         self.log_frequency = log_frequency
 
     def _check_space(self) -> None:

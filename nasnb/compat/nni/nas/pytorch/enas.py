@@ -31,7 +31,7 @@ from torch.utils.data import Subset
 from nasnb.mutables import LayerChoice
 from nasnb.oneshot import enas as native
 
-from ._driven import StepsLoader, check_mutator, export_nni, indices_of, masks_of
+from ._driven import StepsLoader, export_nni, indices_of, masks_of, quiet, take_mutator
 from .callbacks import native_callbacks, nni_device
 from .mutator import Mutator
 
@@ -123,35 +123,29 @@ class EnasTrainer(native.EnasTrainer):
                  skip_weight: float = 0.8, baseline_decay: float = 0.999, child_steps: int = 500,
                  mutator_lr: float = 0.00035, mutator_steps_aggregate: int = 20, mutator_steps: int = 50,
                  aux_weight: float = 0.4, test_arc_step: int = 1, **options: Any):
-        mutator = EnasMutator(model) if mutator is None else mutator
-        check_mutator(mutator, model, "EnasTrainer", EnasMutator)
+        mutator = take_mutator(mutator, model, "EnasTrainer", EnasMutator, EnasMutator)
+        self.mutator: EnasMutator = mutator
         if type(mutator).sample_search is not EnasMutator.sample_search:
             raise NotImplementedError(f"EnasTrainer samples from the mutator's controller; "
                                       f"{type(mutator).__name__}.sample_search would be ignored")
         if test_arc_step != 1:
             warnings.warn(f"EnasTrainer: test_arc_step={test_arc_step} is ignored; validation runs the "
                           f"controller's most likely architecture", stacklevel=2)
-        self.mutator = mutator
         seed = options.get("seed", 0)
         n = len(dataset_train)
         split = n - n // 10
         train = StepsLoader(Subset(dataset_train, range(split)), child_steps, batch_size, workers, seed)
-        options.setdefault("progress", False)
-        options.setdefault("live_plot", False)
         super().__init__(mutator.space, loss, metrics, optimizer, num_epochs, train, dataset_valid,
                          arch_data=Subset(dataset_train, range(split, n)), reward_function=reward_function,
                          controller_steps=mutator_steps, controller_batch=mutator_steps_aggregate,
                          controller_lr=mutator_lr, entropy_weight=entropy_weight, skip_weight=skip_weight,
                          baseline_decay=baseline_decay, aux_weight=aux_weight, batch_size=batch_size, workers=workers,
-                         device=nni_device(device), callbacks=native_callbacks(callbacks, log_frequency), **options)
+                         device=nni_device(device), callbacks=native_callbacks(callbacks, log_frequency), **quiet(options))
         self.child_steps, self.test_arc_step = child_steps, test_arc_step
         self.log_frequency = log_frequency
 
-    def _build(self) -> None:
-        super()._build()
-        self.mutator.to(self.device)
-        self.controller = self.mutator.controller
-        self.controller_optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.controller_lr)
+    def _make_controller(self) -> native.EnasController:
+        return self.mutator.controller  # the mutator's own controller is the one trained
 
     def _set(self, arch: Mapping[str, tuple[int, ...]]) -> None:
         super()._set(arch)

@@ -31,7 +31,7 @@ from torch import nn
 from nasnb.compat._errors import nni_errors
 from nasnb.exceptions import ArchitectureError, Problem
 from nasnb.fixed import _replacement
-from nasnb.mutables import InputChoice, LayerChoice
+from nasnb.mutables import InputChoice, LayerChoice, choice_mask
 
 from .mutator import Mutator
 
@@ -66,14 +66,8 @@ class FixedArchitecture(Mutator):
         self._fixed_arc = {key: self._mask(key, indices) for key, indices in self._indices.items()}
 
     def _mask(self, key: str, indices: tuple[int, ...]) -> list[Any]:
-        n = self.space[key].n_candidates
-        weights = getattr(indices, "weights", None)
-        if weights is not None:
-            values = [0.0] * n
-            for i, w in zip(indices, weights):
-                values[i] = float(w)
-            return values
-        return [i in indices for i in range(n)]
+        """NNI's list mask: bools, or the weights of a weighted choice."""
+        return choice_mask(self.space[key].n_candidates, indices, None).tolist()
 
     def sample_search(self) -> dict[str, Any]:
         """Always the fixed architecture."""

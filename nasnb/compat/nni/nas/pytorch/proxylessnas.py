@@ -35,6 +35,7 @@ from nasnb.oneshot import callbacks as native_cb
 from nasnb.oneshot import proxyless as native
 from nasnb.space import SearchSpace
 
+from ._driven import quiet
 from .mutator import Mutator
 
 __all__ = ["ProxylessNasMutator", "ProxylessNasTrainer"]
@@ -128,13 +129,11 @@ class ProxylessNasTrainer(native.ProxylessTrainer):
         epochs = n_epochs + warm
         callbacks = list(options.pop("callbacks", None) or [])
         callbacks.append(_CosineLR(init_lr, len(train_loader), epochs))
-        options.setdefault("progress", False)
-        options.setdefault("live_plot", False)
         space = SearchSpace(model, keys="nni")
         super().__init__(space, nn.CrossEntropyLoss(label_smoothing=label_smoothing), accuracy, model_optim,
                          epochs, train_loader, valid_loader, arch_data=valid_loader, arch_lr=arch_optim_lr,
                          arch_update_every=grad_update_arch_param_every, warmup_epochs=warm,
-                         device=torch.device(device) if device is not None else None, callbacks=callbacks, **options)
+                         device=torch.device(device) if device is not None else None, callbacks=callbacks, **quiet(options))
         self.model_optim = model_optim
         if load_ckpt:
             self.load_checkpoint(ckpt_path)  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ from torch import nn
 
 from nasnb.oneshot import spos as native
 
-from ._driven import check_mutator, export_nni, masks_of
+from ._driven import export_nni, masks_of, quiet, take_mutator
 from .callbacks import native_callbacks, nni_device
 from .random import RandomMutator
 
@@ -104,14 +104,11 @@ class SPOSSupernetTrainer(native.SPOSTrainer):
                  train_loader: Any, valid_loader: Any, mutator: RandomMutator | None = None, batch_size: int = 64,
                  workers: int = 4, device: Any = None, log_frequency: int | None = None, callbacks: Any = None,
                  **options: Any):
-        mutator = SPOSSupernetTrainingMutator(model) if mutator is None else mutator
-        check_mutator(mutator, model, "SPOSSupernetTrainer", RandomMutator)
-        self.mutator = mutator
-        options.setdefault("progress", False)
-        options.setdefault("live_plot", False)
+        self.mutator = mutator = take_mutator(mutator, model, "SPOSSupernetTrainer", RandomMutator,
+                                              SPOSSupernetTrainingMutator)
         super().__init__(mutator.space, loss, metrics, optimizer, num_epochs, train_loader, valid_loader,
                          batch_size=batch_size, workers=workers, device=nni_device(device),
-                         callbacks=native_callbacks(callbacks, log_frequency), **options)
+                         callbacks=native_callbacks(callbacks, log_frequency), **quiet(options))
         self.log_frequency = log_frequency
 
     def sample(self, rng: _random.Random | None = None) -> dict[str, tuple[int, ...]]:
