@@ -383,3 +383,36 @@ def test_explorer_draws_cells_for_a_cell_space_and_the_graph_otherwise(seed):
     plain.close()
     with pytest.raises(ValueError, match="view='cells' is not one of"):
         Explorer(seed, X, view="cells")
+
+
+class _TwoOfThree(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ops = nn.ModuleList(nn.Linear(4, 4) for _ in range(3))
+        self.pick = mutables.InputChoice(n_candidates=3, n_chosen=2, key="pick")
+
+    def forward(self, x):
+        return self.pick([op(x) for op in self.ops])
+
+
+def test_a_refusal_outlives_the_settle_of_the_clicks_before_it():
+    """The refusal message is not wiped when the debounced update of earlier clicks lands after it."""
+    import asyncio
+
+    async def notebook():
+        ex = Explorer(_TwoOfThree(), torch.zeros(1, 4), repeats=1, delay=0.05)
+        boxes = ex.controls["pick"].checkboxes
+        boxes[2].value = True  # accepted (0 makes room): an update is scheduled
+        boxes[1].value = False  # refused at once, before that update ran
+        refused = ex.error_box.value
+        await asyncio.sleep(0.3)  # the scheduled update runs and succeeds
+        after_settle = ex.error_box.value
+        boxes[0].value = True  # the next good click clears the message
+        await asyncio.sleep(0.3)
+        return ex, refused, after_settle
+
+    ex, refused, after_settle = asyncio.run(notebook())
+    assert "pick: exactly 2 input(s) must stay chosen" in refused
+    assert after_settle == refused
+    assert ex.error_box.value == "" and ex.space.current()["pick"] == [0, 2]
+    ex.close()

@@ -185,6 +185,7 @@ class Explorer:
                 tips = [f"{describe(c)}, {sum(p.numel() for p in c.parameters()):,} parameters" for c in mod]
 
             def on_change(v: Any, k: str = key) -> None:
+                self.error_box.value = ""  # a new change from the panel replaces the last message
                 self._click(self.select, k, v)
 
             ctl = ChoiceControl(spec, current[key], on_change, tooltips=tips, message=self.error_box, shared=look)
@@ -367,10 +368,11 @@ class Explorer:
         except ForwardError as err:
             self._show_error(err, keys or [])
             return False
+        if self._error is not None:  # the error shown is fixed; a control's refusal stays until the next click
+            self.error_box.value = ""
         self._profile, self._graph_state, self._error = prof, graph if graph is not None else self._graph_state, None
         self._last_good = self.space.current()
         self.summary.value = self._summary_html(prof)
-        self.error_box.value = ""
         if graph is not None:
             self._draw(graph)
         return True

@@ -80,6 +80,9 @@ def test_explorer_on_a_darts_space(lab_server, browser_page, tmp_path):
     node = panel.locator(".nasnb-key-normal_n4_switch input[type='checkbox']")
     for i in (2, 3, 2, 3, 2):
         node.nth(i).click()
+    # the kernel keeps exactly two checked (it unchecks the oldest): wait for its answer, then for the settle
+    page.wait_for_function("""() => document.querySelectorAll(
+        '.nasnb-explorer .nasnb-key-normal_n4_switch input[type=checkbox]:checked').length === 2""")
     expect(panel.locator(".nasnb-busy")).to_have_text("", timeout=30_000)
     checked = [node.nth(i).is_checked() for i in range(4)]
     assert sum(checked) == 2
