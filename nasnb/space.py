@@ -40,7 +40,7 @@ import os
 import random
 import warnings
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -676,6 +676,47 @@ class SearchSpace(Mapping[str, Choice]):
         with self.batch():
             for key, indices in resolved.items():
                 self._decisions[key].set(indices)
+
+    def indices(self) -> dict[str, tuple[int, ...]]:
+        """The chosen candidate indices of every key (the form trainers compute with).
+
+        >>> from nasnb import mutables
+        >>> SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act")).indices()
+        {'act': (0,)}
+        """
+        return {k: d.indices for k, d in self._decisions.items()}
+
+    def set_indices(self, indices: Mapping[str, Sequence[int]]) -> None:
+        """Set several keys by candidate indices at once; observers hear one batch of changes.
+
+        The fast path of :meth:`apply` for code that already holds indices (a trainer
+        sampling every step). Each entry is checked with :meth:`Choice.fits`.
+
+        >>> from nasnb import mutables
+        >>> space = SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+        >>> space.set_indices({"act": (1,)}); space.current()
+        {'act': 1}
+        >>> space.set_indices({"act": (2,)})
+        Traceback (most recent call last):
+        ...
+        nasnb.exceptions.ArchitectureError: invalid architecture (1 problem):
+          - 'act': got (2,), expected candidate indices of one of ['0', '1'] (a candidate name) or an index in 0..1
+        """
+        resolved: dict[str, tuple[int, ...]] = {}
+        problems: list[Problem] = []
+        for key, idx in indices.items():
+            spec = self._choices.get(key)
+            if spec is None:
+                problems.append(Problem(str(key), idx, "a key of this space: " + self._unknown_key_message(key)))
+                continue
+            value = idx if isinstance(idx, tuple) else tuple(idx)
+            if not spec.fits(value):
+                problems.append(Problem(key, value, "candidate indices of " + spec.describe()))
+                continue
+            resolved[key] = value
+        if problems:
+            raise ArchitectureError(problems)
+        self._set(resolved)
 
     def load(self, path: str | os.PathLike[str]) -> Arch:
         """Apply a full architecture from a JSON file (ours or NNI 1.x's); return it."""

@@ -404,3 +404,22 @@ def test_a_space_keyed_as_nni_refuses_automatic_keys_given_twice():
     b = mutables.LayerChoice([nn.ReLU(), nn.Tanh()])
     with pytest.raises(nasnb.SearchSpaceError, match="'LayerChoice1' was given to the mutables at '0' and '1'"):
         nasnb.SearchSpace(nn.Sequential(a, b), keys="nni")
+
+
+def test_set_indices_sets_several_keys_in_one_change_and_checks_each():
+    space = nasnb.SearchSpace(CellNet())
+    heard = []
+    space.observe(heard.append)
+    keys = list(space)[:2]
+    target = {k: space[k].all_indices().__next__() for k in keys}
+    other = {k: list(space[k].all_indices())[-1] for k in keys}
+    space.set_indices(other)
+    assert space.indices() == {**space.indices(), **other} and len(heard) == 1 and set(heard[0]) == set(keys)
+    space.set_indices(target)
+    assert all(space.indices()[k] == target[k] for k in keys)
+    with pytest.raises(nasnb.ArchitectureError, match="nope") as err:
+        space.set_indices({keys[0]: other[keys[0]], "nope": (0,)})
+    assert space.indices()[keys[0]] == target[keys[0]], "nothing changes when one entry is bad"
+    with pytest.raises(nasnb.ArchitectureError, match=rf"{keys[0]}.*\(99,\)"):
+        space.set_indices({keys[0]: (99,)})
+    assert "expected" in str(err.value)
