@@ -54,7 +54,7 @@ from torch.utils.hooks import RemovableHandle
 from ._reduction import reduce_outputs
 from .architecture import Weighted
 from .mutables import InputChoice, LayerChoice, choice_mask
-from .profile import ForwardError, _to, as_args, model_device
+from .profile import _to, as_args, forward_error, model_device
 from .space import SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -576,7 +576,7 @@ def build_graph(
         for m, flag in training.items():
             m.training = flag
     if failure is not None:
-        raise ForwardError.from_exception(failure, space, module, args) from failure
+        raise forward_error(failure, space, module, args) from failure
 
     g.add_node("output", kind="output", type="output", label="output", desc=None, path=None, shape=_shape(out),
                params=0)

@@ -53,7 +53,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._atomic import _fsync_dir
 from ._trial import STATUSES, Trial
-from .exceptions import MAX_QUOTE, NasnbError
+from .exceptions import (
+    MAX_QUOTE,
+    JournalAccessError,
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+    JournalWarning,
+)
 from .exceptions import short_repr as _quote
 from .mutables import LayerChoice
 from .nni_format import space_fingerprint, to_nni_search_space
@@ -83,31 +90,6 @@ FORMAT = 1
 _LISTED = 10
 #: Settings in ``meta`` checked on resume, with the words used to report them.
 _CHECKED = {"mode": "mode", "metric": "metric", "strategy": "strategy"}
-
-
-class JournalError(NasnbError, ValueError):
-    """A journal that cannot be used: not a nasnb journal, another space or settings, locked, unwritable."""
-
-    def __init__(self, message: str, key: Any = None, value: Any = None):
-        super().__init__(message)
-        self.key = key
-        self.value = value
-
-
-class JournalMismatchError(JournalError):
-    """The journal was written for another search space, other candidates or other settings."""
-
-
-class JournalLockedError(JournalError):
-    """Another experiment (or another open :class:`Journal`) is writing the journal."""
-
-
-class JournalAccessError(JournalError):
-    """The journal cannot be created or opened for writing (missing or read-only folder ...)."""
-
-
-class JournalWarning(UserWarning):
-    """Damaged lines were skipped, or a check could not be made."""
 
 
 @dataclass(frozen=True)

@@ -32,17 +32,17 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from .exceptions import NasnbError
+from .exceptions import ForwardError, NasnbError
 from .mutables import InputChoice, LayerChoice
 from .space import SearchSpace
 
 __all__ = [
     "CandidateProfile",
-    "ForwardError",
     "Profile",
     "as_args",
     "count_params",
     "format_count",
+    "forward_error",
     "model_device",
     "profile",
     "profile_candidates",
@@ -75,40 +75,22 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-class ForwardError(NasnbError, RuntimeError):
-    """The model's forward failed for an architecture.
-
-    ``.keys`` are the keys involved (changed last, when known), ``.value`` the failing
-    architecture, ``.module`` the path of the innermost module that raised (or None) and
-    ``.error`` the original exception.
-    """
-
-    def __init__(self, message: str, *, keys: Sequence[str] = (), arch: dict[str, Any] | None = None,
-                 module: str | None = None, error: BaseException | None = None):
-        super().__init__(message)
-        self.keys = list(keys or ())
-        self.key = self.keys[0] if self.keys else None
-        self.value = arch
-        self.module = module
-        self.error = error
-
-    @classmethod
-    def from_exception(cls, err: BaseException, space: SearchSpace | None, model: nn.Module,
-                       args: tuple[Any, ...], keys: Sequence[str] | None = None) -> "ForwardError":
-        """Wrap ``err``; re-runs the forward with hooks to find the module that raised."""
-        if isinstance(err, ForwardError):
-            return err
-        where = _failing_module(model, args)
-        arch = space.current() if space is not None else None
-        msg = f"forward failed: {type(err).__name__}: {err}"
-        if where is not None:
-            msg += f"\n  in module {where[0]!r} ({where[1]})"
-        if keys:
-            msg += "\n  keys changed last: " + ", ".join(f"{k}={arch[k]!r}" if arch and k in arch else k
-                                                         for k in keys)
-        elif arch:
-            msg += f"\n  architecture: {arch}"
-        return cls(msg, keys=keys or (), arch=arch, module=where[0] if where else None, error=err)
+def forward_error(err: BaseException, space: SearchSpace | None, model: nn.Module,
+                  args: tuple[Any, ...], keys: Sequence[str] | None = None) -> ForwardError:
+    """Wrap ``err`` in a :class:`ForwardError`; re-runs the forward with hooks to find the module that raised."""
+    if isinstance(err, ForwardError):
+        return err
+    where = _failing_module(model, args)
+    arch = space.current() if space is not None else None
+    msg = f"forward failed: {type(err).__name__}: {err}"
+    if where is not None:
+        msg += f"\n  in module {where[0]!r} ({where[1]})"
+    if keys:
+        msg += "\n  keys changed last: " + ", ".join(f"{k}={arch[k]!r}" if arch and k in arch else k
+                                                     for k in keys)
+    elif arch:
+        msg += f"\n  architecture: {arch}"
+    return ForwardError(msg, keys=keys or (), arch=arch, module=where[0] if where else None, error=err)
 
 
 def _failing_module(model: nn.Module, args: tuple[Any, ...]) -> tuple[str, str] | None:
@@ -314,7 +296,7 @@ def profile(
         try:
             flops, out = _flops(lambda: module(*args))
         except Exception as err:
-            raise ForwardError.from_exception(err, space, module, args, keys=keys) from err
+            raise forward_error(err, space, module, args, keys=keys) from err
         times: list[float] = []
         peak = None
         if latency and repeats > 0:
@@ -391,7 +373,7 @@ def profile_candidates(
         except ForwardError:
             raise
         except Exception as err:
-            raise ForwardError.from_exception(err, space, module, args, keys=[spec.key]) from err
+            raise forward_error(err, space, module, args, keys=[spec.key]) from err
         chosen = set(target.decision.indices)
         for i, (name, cand) in enumerate(zip(target.names, target)):
             params = sum(p.numel() for p in cand.parameters())

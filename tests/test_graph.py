@@ -10,8 +10,8 @@ from torch import nn
 
 import nasnb
 from nasnb import mutables
+from nasnb.exceptions import ForwardError
 from nasnb.graph import build_graph, describe, fold_candidates, fold_modules, layered_layout, mark_active
-from nasnb.profile import ForwardError
 
 from .models import CellNet, MaskNet, SeedNet
 

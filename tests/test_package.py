@@ -66,3 +66,35 @@ def test_version_is_the_installed_distributions():
 
     assert nasnb.__version__ == metadata.version("nasnb")
     assert f"## {nasnb.__version__} " in (Path(__file__).parents[1] / "CHANGELOG.md").read_text()
+
+
+def test_every_exception_is_defined_in_exceptions_and_derives_from_nasnb_error():
+    """One hierarchy in one module: no error class of nasnb is defined anywhere else."""
+    import ast
+
+    from nasnb import exceptions
+
+    root = Path(nasnb.__file__).parent
+    elsewhere = []
+    for path in root.rglob("*.py"):
+        if path.name == "exceptions.py" or "compat" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and (node.name.endswith("Error") or node.name.endswith("Warning")):
+                elsewhere.append(f"{path.relative_to(root)}:{node.name}")
+    assert elsewhere == []
+    errors = [getattr(exceptions, n) for n in exceptions.__all__ if n.endswith("Error")]
+    assert len(errors) >= 12 and all(issubclass(e, exceptions.NasnbError) for e in errors)
+    assert all(issubclass(e, (ValueError, RuntimeError)) for e in errors if e is not exceptions.NasnbError)
+
+
+def test_a_bad_evaluate_result_in_build_table_is_a_benchmark_error():
+    from torch import nn
+
+    from nasnb import mutables
+    from nasnb.bench import BenchmarkError, build_table
+
+    space = nasnb.SearchSpace(mutables.LayerChoice([nn.Identity(), nn.Identity()], key="op"))
+    with pytest.raises(BenchmarkError, match=r"evaluate returned \{'acc': 'high'\}.*'acc'") as err:
+        build_table(space, lambda model: {"acc": "high"}, metric="acc")
+    assert err.value.key == "acc" and err.value.value == {"acc": "high"}

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..exceptions import BenchmarkError
 from ._digits import DigitsNet, digits_model, load_digits_split, train_digits
-from ._table import BenchmarkError, TabularBenchmark, build_table
+from ._table import TabularBenchmark, build_table
 
 __all__ = [
     "BenchmarkError",

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ArchitectureError, NasnbError, Problem
+from ..exceptions import BenchmarkError, short_repr
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["BenchmarkError", "TabularBenchmark", "build_table"]
 
 _FORMAT = 1
-
-
-class BenchmarkError(NasnbError, ValueError):
-    """A table does not fit the space, or a space is too large to tabulate."""
-
-    def __init__(self, message: str, key: Any = None, value: Any = None):
-        super().__init__(message)
-        self.key = key
-        self.value = value
 
 
 def _arch_key(space: SearchSpace, arch: Mapping[str, Any]) -> str:
@@ -225,7 +216,8 @@ def build_table(
         metrics = dict(result) if isinstance(result, Mapping) else {metric: result}
         bad = [k for k, v in metrics.items() if not isinstance(v, (int, float))]
         if bad or metric not in metrics:
-            raise ArchitectureError([Problem(str(arch), result, f"numbers including {metric!r} from evaluate")])
+            raise BenchmarkError(f"evaluate returned {short_repr(result)} for {arch}; expected a number or a dict of "
+                                 f"numbers including {metric!r}", key=metric, value=result)
         rows.append({"arch": arch, **{k: float(v) for k, v in metrics.items()}})
         if progress and (i + 1) % max(1, space.size // 10) == 0:
             print(f"build_table: {i + 1}/{space.size} ({time.perf_counter() - start:.0f} s)", flush=True)

@@ -8,7 +8,8 @@ format (``space.fix(trainer.export())`` is the final model).
 
 from __future__ import annotations
 
-from ._base import CheckpointError, OneShotTrainer, TrainingError, accuracy
+from ..exceptions import CheckpointError, TrainingError
+from ._base import OneShotTrainer, accuracy
 from .callbacks import (
     ArchitectureCheckpoint,
     Callback,

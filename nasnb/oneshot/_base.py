@@ -21,40 +21,12 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 from .._atomic import save_with
 from ..architecture import dump_json
 from ..exceptions import MAX_QUOTE as _MAX_QUOTE
-from ..exceptions import NasnbError, listed
+from ..exceptions import CheckpointError, NasnbError, TrainingError
 from ..exceptions import short_repr as _quote
 from ..space import SearchSpace
 from .history import ArchHistory
 
 __all__ = ["CheckpointError", "OneShotTrainer", "TrainingError", "accuracy"]
-
-
-class TrainingError(NasnbError, ValueError):
-    """Training cannot go on: empty data, a non-scalar or NaN loss, a diverged architecture."""
-
-
-
-
-class CheckpointError(TrainingError):
-    """A checkpoint cannot be loaded into this trainer; the trainer was left as it was.
-
-    Raised by :meth:`OneShotTrainer.load_checkpoint` (and ``load_state_dict``) for a file
-    that is empty, truncated or not a nasnb checkpoint, and for one written by another
-    trainer or for another model. ``.path`` is the file (None for a state dict),
-    ``.problems`` every mismatch found (``"where: what"``), ``.key`` the first one's place.
-    """
-
-    def __init__(self, source: str, trainer: str, problems: Sequence[tuple[str, str]],
-                 path: str | None = None, changed: bool = False):
-        self.path = path
-        self.problems = [f"{where}: {what}" for where, what in problems]
-        self.key = problems[0][0] if problems else None
-        self.value = path
-        n = len(self.problems)
-        state = ("the trainer may be partly restored: build a new one" if changed
-                 else "the trainer was not changed")
-        lines = [f"cannot load {source} into {trainer} ({n} problem{'s' if n != 1 else ''}; {state}):"]
-        super().__init__("\n".join(lines + listed(self.problems)))
 
 
 def _some(items: Sequence[Any], n: int = 8) -> str:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._base import Strategy, StrategyError
+from ..exceptions import StrategyError
+from ._base import Strategy
 from .evolution import RegularizedEvolution
 from .grid import GridSearch
 from .random import Random

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import NasnbError
+from ..exceptions import StrategyError
 
 if TYPE_CHECKING:
     from ..architecture import Choice
@@ -27,10 +27,6 @@ __all__ = ["Strategy", "StrategyError"]
 
 Indices = tuple[tuple[int, ...], ...]  # one index tuple per key, in space order
 _PENDING = object()
-
-
-class StrategyError(NasnbError, RuntimeError):
-    """A strategy used before :meth:`Strategy.bind`, or told garbage."""
 
 
 class Strategy(ABC):

@@ -11,8 +11,9 @@ try:
 except ImportError as err:  # pragma: no cover - ipywidgets is a dependency of the notebook parts
     raise ImportError("nasnb.widgets needs ipywidgets: pip install ipywidgets") from err
 
+from ..exceptions import LoadError
 from ._choice import MAX_TOGGLES, ChoiceControl, ChoiceWidget, SharedLook, choice_widget, one_line
-from ._explorer import Explorer, LoadError
+from ._explorer import Explorer
 
 __all__ = [
     "ChoiceControl",

@@ -33,9 +33,9 @@ import torch
 from torch import nn
 
 from ..architecture import Choice
-from ..exceptions import NasnbError
+from ..exceptions import ForwardError, LoadError, NasnbError
 from ..mutables import LayerChoice
-from ..profile import ForwardError, Profile, format_count, model_device, profile
+from ..profile import Profile, format_count, model_device, profile
 from ..space import SearchSpace
 from ._choice import ChoiceControl, SharedLook
 from ._pacing import Debouncer, Painter, Throttle, running_loop
@@ -628,9 +628,3 @@ class Explorer:
         return bundle
 
 
-class LoadError(NasnbError, ValueError):
-    """An architecture to load is neither valid JSON text nor an existing file."""
-
-    def __init__(self, message: str, value: Any = None):
-        super().__init__(message)
-        self.value = value
