@@ -13,28 +13,18 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._notebook import in_notebook
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ._trial import Trial
     from .experiment import Experiment
 
-__all__ = ["LiveProgress", "in_notebook", "make_progress", "results_html"]
+__all__ = ["LiveProgress", "make_progress", "results_html"]
 
 #: Resolution of the live images (100 dpi: a 9 pt label is 12.5 px high, not 9 px at 72 dpi).
 LIVE_DPI = 100
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where rich outputs are shown)."""
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
 
 
 def make_progress(experiment: Experiment, progress: bool | str) -> LiveProgress | None:

@@ -30,7 +30,6 @@ True
 
 from __future__ import annotations
 
-import sys
 import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -39,6 +38,7 @@ from typing import Any, overload
 import torch
 from torch import nn
 
+from ._notebook import in_notebook
 from ._reduction import REDUCTIONS, mask_for, reduce_outputs
 from .architecture import Choice, InvalidChoice, Weighted
 from .decision import Decision
@@ -217,8 +217,7 @@ class _Choosable(Mutable):
         names = [n or str(i) for i, n in enumerate(spec.names)]
         extra = "" if spec.kind == "layer" else f", n_chosen={spec.n_chosen}"
         bundle: dict[str, Any] = {}
-        shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-        if getattr(shell, "kernel", None) is not None:  # a notebook kernel: the widget can show
+        if in_notebook():  # the widget can show
             try:
                 from .widgets import choice_widget
             except ImportError:  # ipywidgets missing: text only

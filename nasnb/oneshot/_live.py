@@ -9,23 +9,15 @@ epoch, nothing drawn. tqdm, matplotlib and IPython load only when used.
 from __future__ import annotations
 
 import io
-import sys
 import time
 from typing import Any
 
-__all__ = ["LiveMonitor", "Monitor", "in_notebook", "make_monitor"]
+from .._notebook import in_notebook
+
+__all__ = ["LiveMonitor", "Monitor", "make_monitor"]
 
 #: Resolution of the live images (100 dpi: a 9 pt label is 12.5 px high, not 9 px at 72 dpi).
 LIVE_DPI = 100
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (IPython's ZMQ shell)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    shell = ipython.get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class Monitor:
