@@ -9,6 +9,9 @@ Prints four ratios (bars from issue 4):
 4. Supernet activation memory (bytes saved for backward; CUDA peak too when available)
    / the plain reference's (<= 1.0).
 
+Each nasnb step is the public ``trainer.step(batch)`` (what ``train()`` loops over, history
+recorded every step), so the ratios include the loop's per-step bookkeeping.
+
 Run: ``python benchmarks/bench_oneshot.py [--device cuda] [--repeats 7]``.
 """
 
@@ -219,12 +222,9 @@ def bench_darts(device, repeats, batch=32):
     net = NasNet().to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
     t = DartsTrainer(net, F.cross_entropy, optimizer=opt, dataset_train=data, device=device, progress=False)
-    t._enter()
 
     def ours():
-        t._train_step(x, y, (xa, ya))
-        t.global_step += 1
-        t._record()  # the history is recorded every step by default
+        t.step((x, y), (xa, ya))  # the public step: arch + weight update, history recorded every step
 
     ref = PlainNet().to(device)
     for a in ref.alphas:
@@ -248,7 +248,7 @@ def bench_darts(device, repeats, batch=32):
     mem = (saved_bytes(lambda: F.cross_entropy(net(x), y)), saved_bytes(lambda: F.cross_entropy(ref(x), y)))
     t.mixer.refresh()
     peak = (cuda_peak(lambda: F.cross_entropy(net(x), y), device), cuda_peak(lambda: F.cross_entropy(ref(x), y), device))
-    t._exit()
+    t.finish()
     return ms, mem, peak, len(t.space)
 
 
@@ -276,15 +276,12 @@ def bench_single_path(device, repeats, batch=32):
         net = ChainNet().to(device)
         opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
         t = cls(net, F.cross_entropy, optimizer=opt, dataset_train=data, device=device, progress=False)
-        t._enter()
 
         def ours(t=t):
-            t._train_step(x, y, None)
-            t.global_step += 1
-            t._record()
+            t.step((x, y))
 
         results[cls.__name__] = median_ratio(ours, plain, 10, repeats, device)
-        t._exit()
+        t.finish()
         arch = [0] * 20
         t.space.apply({f"b{i}": 0 for i in range(20)})
         ref.index = arch
@@ -329,15 +326,12 @@ def bench_spos_cell(device, repeats, batch=32):
     net = NasNet().to(device)
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     t = SPOSTrainer(net, F.cross_entropy, optimizer=opt, dataset_train=data, device=device, progress=False)
-    t._enter()
 
     def ours():
-        t._train_step(x, y, None)
-        t.global_step += 1
-        t._record()
+        t.step((x, y))
 
     result = median_ratio(ours, plain, 10, repeats, device)
-    t._exit()
+    t.finish()
     return result
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # editors jump to the lazy names' sources
         experiment,
         fixed,
         graph,
+        graph_layout,
         journal,
         mutator,
         nni_format,
@@ -56,8 +57,8 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 
 # every public submodule is reachable as ``nasnb.<name>`` after ``import nasnb``, loaded on first use
 _LAZY_MODULES = {
-    "bench", "compat", "executors", "experiment", "fixed", "graph", "journal", "mutator", "nni_format", "oneshot", "ops",
-    "plot", "profile", "spaces", "strategy", "widgets",
+    "bench", "compat", "executors", "experiment", "fixed", "graph", "graph_layout", "journal", "mutator", "nni_format",
+    "oneshot", "ops", "plot", "profile", "spaces", "strategy", "widgets",
 }
 _LAZY_NAMES = {"Explorer": "nasnb.widgets", "Experiment": "nasnb.experiment"}
 

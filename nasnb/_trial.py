@@ -17,11 +17,13 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 __all__ = ["Outcome", "Trial", "TrialTimeout", "check_timeout", "interpret", "run_evaluate"]
 
-STATUSES = ("ok", "failed", "timeout", "rejected")
+#: What became of a trial; one definition, read by type checkers and by the journal's reader.
+Status = Literal["ok", "failed", "timeout", "rejected"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 class TrialTimeout(Exception):
@@ -53,7 +55,7 @@ class Trial:
 
     number: int
     arch: dict[str, Any]
-    status: str = "ok"
+    status: Status = "ok"
     score: float | None = None
     metrics: dict[str, float | None] = field(default_factory=dict)
     error: str | None = None

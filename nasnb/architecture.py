@@ -46,6 +46,7 @@ __all__ = [
     "InvalidChoice",
     "Weighted",
     "dump_json",
+    "load_arch",
     "load_json",
 ]
 
@@ -138,7 +139,11 @@ class Choice:
 
     @classmethod
     def layer(cls, key: str, names: tuple[str, ...], **kw: Any) -> "Choice":
-        """Describe a LayerChoice with candidates ``names``."""
+        """Describe a LayerChoice with candidates ``names``.
+
+        >>> Choice.layer("op", ("conv", "pool")).describe()
+        "one of ['conv', 'pool'] (a candidate name) or an index in 0..1"
+        """
         lookup = {n: i for i, n in enumerate(names)}
         return cls(key, "layer", tuple(names), 1, lookup=lookup, **kw)
 
@@ -151,7 +156,12 @@ class Choice:
         source_aliases: Mapping[str, str] | None = None,
         **kw: Any,
     ) -> "Choice":
-        """Describe an InputChoice over inputs named ``names`` (``""`` = unnamed)."""
+        """Describe an InputChoice over inputs named ``names`` (``""`` = unnamed).
+
+        >>> skip = Choice.input("skip", ("a", "b", "c"), n_chosen=2)
+        >>> skip.size, skip.default, skip.parse(["c", "a"]), skip.encode((0, 2))
+        (3, (0, 1), (0, 2), ['a', 'c'])
+        """
         lookup: dict[str, int] = {}
         for i, n in enumerate(names):
             if n in lookup:
@@ -347,14 +357,27 @@ class Choice:
         return tuple(sorted(chosen))
 
     def fits(self, indices: tuple[int, ...]) -> bool:
-        """True when ``indices`` (as a decision holds them) is a valid choice for this key."""
+        """True when ``indices`` (as a decision holds them) is a valid choice for this key.
+
+        >>> op = Choice.layer("op", ("conv", "pool"))
+        >>> op.fits((1,)), op.fits((2,)), op.fits((0, 1)), op.fits(Weighted((0,), (0.5,)))
+        (True, False, True, True)
+        """
         try:
             return self.parse(self.encode(indices)) == indices
         except (InvalidChoice, IndexError, TypeError):
             return False
 
     def draw(self, rng: random.Random) -> tuple[int, ...]:
-        """Indices of a uniformly random choice: every valid choice is equally likely."""
+        """Indices of a uniformly random choice: every valid choice is equally likely.
+
+        >>> from collections import Counter
+        >>> pick = Choice.input("pick", ("a", "b", "c"), n_chosen=2)
+        >>> rng = random.Random(0)
+        >>> counts = Counter(pick.draw(rng) for _ in range(3000))
+        >>> sorted(counts) == list(pick.all_indices()), all(900 < n < 1100 for n in counts.values())
+        (True, True)
+        """
         n = len(self.names)
         if self.kind == "layer":
             return (int(rng.random() * n),)
@@ -368,7 +391,11 @@ class Choice:
         return tuple(sorted(chosen))
 
     def all_indices(self) -> Iterator[tuple[int, ...]]:
-        """Every valid choice, in a fixed order (the default first)."""
+        """Every valid choice, in a fixed order (the default first).
+
+        >>> list(Choice.input("skip", ("a", "b"), n_chosen=None).all_indices())
+        [(0, 1), (0,), (1,), ()]
+        """
         from itertools import combinations
 
         n = self.n_candidates
@@ -426,3 +453,46 @@ def load_json(path: str | os.PathLike[str]) -> Arch:
     if not isinstance(data, dict):
         raise bad(type(data).__name__, "a JSON object")
     return data
+
+
+def load_arch(source: Mapping[str, Any] | str | os.PathLike[str]) -> Arch:
+    """An architecture from a mapping, JSON text (it starts with ``{``) or the path of a JSON file.
+
+    What a text box that takes either a file name or pasted JSON needs (the Explorer's
+    "load" buttons). The result is not checked against a space: pass it to
+    :meth:`nasnb.SearchSpace.apply`.
+
+    Raises
+    ------
+    LoadError
+        The text is not valid JSON, is empty, or names no file.
+    ArchitectureError
+        The file is not a JSON object (see :func:`load_json`).
+
+    Examples
+    --------
+    >>> load_arch('{"op": "skip"}')
+    {'op': 'skip'}
+    >>> load_arch("{op: skip}")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nasnb.exceptions.LoadError: load: the text is not valid JSON (Expecting property name ...); expected an object key -> choice
+    """
+    from .exceptions import LoadError
+
+    if isinstance(source, Mapping):
+        return dict(source)
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        try:
+            data = json.loads(source)
+        except json.JSONDecodeError as err:
+            raise LoadError(f"load: the text is not valid JSON ({err.msg} at line {err.lineno}, "
+                            f"column {err.colno}); expected an object key -> choice", value=source) from None
+        return dict(data)  # text that starts with '{' is an object
+    if not str(source).strip():
+        raise LoadError("load: got an empty text / file name; expected JSON text or the path of a JSON file",
+                        value=source)
+    if not os.path.exists(source):
+        raise LoadError(f"load: no file {os.fspath(source)!r}; expected JSON text or the path of a JSON "
+                        f"file (relative to {os.getcwd()!r})", value=source)
+    return load_json(source)

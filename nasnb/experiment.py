@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from ._atomic import atomic_file
-from ._trial import Outcome, Trial, check_timeout, interpret
+from ._trial import Outcome, Status, Trial, check_timeout, interpret
 from .executors import Executor, make_executor
 from .journal import Journal
 from .space import SearchSpace
@@ -97,6 +97,24 @@ class Experiment:
     ValueError
         For an unknown strategy or executor name, ``mode`` not "max"/"min",
         ``max_trials < 1`` or ``concurrency < 1``.
+
+    Examples
+    --------
+    A seeded random search that minimises the parameter count, with a constraint and a
+    crashing trial (recorded as failed; the search goes on):
+
+    >>> from torch import nn
+    >>> from nasnb import mutables
+    >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 8), nn.Linear(4, 2), nn.Identity()], key="op"))
+    >>> def evaluate(model):
+    ...     if isinstance(model[0], nn.Identity):
+    ...         raise RuntimeError("no weights to train")
+    ...     return {"params": sum(p.numel() for p in model.parameters())}
+    >>> exp = Experiment(net, evaluate, "grid", max_trials=3, metric="params", mode="min", progress=False).run()
+    >>> [(t.arch["op"], t.status, t.score) for t in exp.history]
+    [(0, 'ok', 40.0), (1, 'ok', 10.0), (2, 'failed', None)]
+    >>> exp.n_done, exp.n_failed, exp.best()[0].arch
+    (3, 1, {'op': 1})
     """
 
     def __init__(
@@ -178,7 +196,15 @@ class Experiment:
         return sum(1 for t in self.history if t.status in ("failed", "timeout"))
 
     def best(self, k: int = 1) -> list[Trial]:
-        """The ``k`` best successful trials, best first (ties: earlier first)."""
+        """The ``k`` best successful trials, best first (ties: earlier first).
+
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 8), nn.Linear(4, 2)], key="op"))
+        >>> exp = Experiment(net, lambda m: m[0].out_features, "grid", progress=False).run()
+        >>> [(t.arch, t.score) for t in exp.best(2)]
+        [({'op': 0}, 8.0), ({'op': 1}, 2.0)]
+        """
         ok = [t for t in self.history if t.ok]
         sign = -1.0 if self.mode == "max" else 1.0
         return sorted(ok, key=lambda t: (sign * _score(t), t.number))[:k]
@@ -199,7 +225,15 @@ class Experiment:
         return archs
 
     def rows(self) -> list[dict[str, Any]]:
-        """The history as flat dicts (number, status, score, metrics, error, arch keys)."""
+        """The history as flat dicts (number, status, score, metrics, error, arch keys).
+
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 8), nn.Linear(4, 2)], key="op"))
+        >>> row = Experiment(net, lambda m: {"width": m[0].out_features}, "grid", progress=False).run().rows()[0]
+        >>> {k: row[k] for k in ("number", "status", "score", "metric:width", "op")}
+        {'number': 0, 'status': 'ok', 'score': 8.0, 'metric:width': 8.0, 'op': 0}
+        """
         out = []
         for t in self.history:
             row: dict[str, Any] = {"number": t.number, "status": t.status, "score": t.score}
@@ -262,6 +296,7 @@ class Experiment:
             live.update(trial)
 
     def _finish(self, number: int, arch: dict[str, Any], outcome: Outcome) -> Trial:
+        status: Status
         if outcome.error is not None:
             status = "timeout" if outcome.timed_out else "failed"
             return Trial(number, arch, status, None, {}, outcome.error, outcome.duration, outcome.traceback)
@@ -353,7 +388,17 @@ class Experiment:
 
     # ------------------------------------------------------------------ plots
     def plot(self, *, ax: Any = None) -> Any:
-        """Score per trial with the best-so-far line (:func:`nasnb.plot.plot_trials`)."""
+        """Score per trial with the best-so-far line (:func:`nasnb.plot.plot_trials`).
+
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 8), nn.Linear(4, 2)], key="op"))
+        >>> fig = Experiment(net, lambda m: m[0].out_features, "grid", progress=False).run().plot()
+        >>> type(fig).__name__
+        'Figure'
+        """
         from .plot import plot_trials
 
         return plot_trials(self, ax=ax)
@@ -361,20 +406,41 @@ class Experiment:
     def draw_best(self, **kwargs: Any) -> Any:
         """Draw the best architecture with :func:`nasnb.plot.draw_space` (keyword arguments go there).
 
-        Applies the best architecture to the space's model first.
+        The model keeps its architecture: the best one is applied only while it is drawn,
+        inside one :meth:`SearchSpace.batch`, so observers (widgets) hear no change. Apply
+        it yourself with ``exp.space.apply(exp.best(1)[0].arch)``.
 
         Raises
         ------
         ValueError
             If no trial succeeded yet.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import torch
+        >>> from torch import nn
+        >>> import nasnb
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 2), nn.Linear(4, 8)], key="op"))
+        >>> exp = nasnb.Experiment(net, lambda m: m(torch.zeros(1, 4)).shape[1], "grid", progress=False).run()
+        >>> fig = exp.draw_best(example_input=torch.zeros(1, 4))
+        >>> exp.best(1)[0].arch, exp.space.current()  # drawn, not applied
+        ({'op': 1}, {'op': 0})
         """
         from .plot import draw_space
 
         best = self.best(1)
         if not best:
             raise ValueError("draw_best: no successful trial yet")
-        self.space.apply(best[0].arch)
-        return draw_space(self.space, **kwargs)
+        before = self.space.indices()
+        with self.space.batch():
+            self.space.apply(best[0].arch)
+            try:
+                return draw_space(self.space, **kwargs)
+            finally:
+                self.space.set_indices(before)
 
 
 def _score(trial: Trial) -> float:

@@ -23,8 +23,8 @@ the modules the graph looks into) and ``repeats`` (path of a module that shares 
 with an earlier sibling, as DARTS cells do -> that sibling's path). :func:`mark_active`
 recomputes the active path for another architecture without running the model;
 :func:`fold_modules` and :func:`fold_candidates` simplify a recorded graph (one node per
-repeated cell, one node per choice); :func:`layered_layout` places the nodes left to
-right for :func:`nasnb.plot.draw_space`.
+repeated cell, one node per choice); :func:`nasnb.graph_layout.layered_layout` places the
+nodes left to right for :func:`nasnb.plot.draw_space`.
 
 Examples
 --------
@@ -43,7 +43,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -51,16 +51,20 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 from torch.utils.hooks import RemovableHandle
 
+from ._device import model_device, to_device
 from ._reduction import reduce_outputs
 from .architecture import Weighted
+from .graph_layout import Layered as Layered  # their old home: ``from nasnb.graph import ...``
+from .graph_layout import layered as _layered  # noqa: F401  (tests read it)
+from .graph_layout import layered_layout as layered_layout
 from .mutables import InputChoice, LayerChoice, choice_mask
-from .profile import _to, as_args, forward_error, model_device
+from .profile import as_args, forward_error
 from .space import SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
-__all__ = ["build_graph", "describe", "fold_candidates", "fold_modules", "layered_layout", "mark_active"]
+__all__ = ["build_graph", "describe", "fold_candidates", "fold_modules", "mark_active"]
 
 
 def _nx() -> Any:  # the networkx module (imported lazily, untyped)
@@ -488,17 +492,12 @@ def build_graph(
     nx = _nx()
     space = model if isinstance(model, SearchSpace) else SearchSpace(model)
     module = space.model
-    collapse = set(collapse)
-    groups: dict[str, int] = {}
-    for key, spec in space.items():
-        if len(spec.paths) > 1:
-            groups[key] = len(groups)
-
+    groups = {key: i for i, key in enumerate(k for k, spec in space.items() if len(spec.paths) > 1)}
     g = nx.DiGraph()
     g.graph["keys"] = list(space)
     g.graph["size"] = space.size
     rec = _Recorder(g, functional)
-    args = _to(as_args(example_input), model_device(module))
+    args = to_device(as_args(example_input), model_device(module))
     for i, a in enumerate(args):
         nid = "input" if len(args) == 1 else f"input{i}"
         g.add_node(nid, kind="input", type="input", label=nid, desc=None, path=None, shape=_shape(a), params=0)
@@ -506,15 +505,22 @@ def build_graph(
 
     # A space that has not run yet learns its data flow on its first call (SearchSpace.probe);
     # let that happen now, outside the trace, not as a second forward recorded inside it.
-    probing = getattr(space, "_probing", None)
     if getattr(space, "_exclusive", ()) is None and hasattr(space, "_auto_probe"):
         space._auto_probe(args, {})
-    atomic, containers, repeats, plain = _module_tree(module, depth, collapse)
+    atomic, containers, repeats, plain = _module_tree(module, depth, set(collapse))
     g.graph["module_types"] = {p: type(m).__name__ for p, m in containers}
     g.graph["module_descs"] = {p: describe(m) for p, m in containers if p in plain}  # what folding them shows
     g.graph["repeats"] = repeats
+    handles = _hook_scopes(rec, containers) + _hook_leaves(rec, atomic)
+    out = _traced_forward(space, rec, groups, args, handles)
+    _finish(g, rec, out, space)
+    return g
+
+
+def _hook_scopes(rec: _Recorder, containers: list[tuple[str, nn.Module]]) -> list[RemovableHandle]:
+    """Hooks that keep ``rec.scope`` (the modules running now), so functional ops record the container they ran in."""
     handles: list[RemovableHandle] = []
-    for path, mod in containers:  # functional ops record the container they ran in
+    for path, mod in containers:
         def enter(m: nn.Module, a: tuple[Any, ...], _path: str = path) -> None:
             rec.scope.append(_path)
 
@@ -524,6 +530,13 @@ def build_graph(
 
         handles.append(mod.register_forward_pre_hook(enter))
         handles.append(mod.register_forward_hook(leave, always_call=True))
+    return handles
+
+
+def _hook_leaves(rec: _Recorder, atomic: list[tuple[str, nn.Module, str]]) -> list[RemovableHandle]:
+    """Hooks that add a node for each leaf (or folded) module, with edges from what it read."""
+    g = rec.g
+    handles: list[RemovableHandle] = []
     for path, mod, kind in atomic:
         def pre(m: nn.Module, a: tuple[Any, ...], kw: dict[str, Any], _path: str = path) -> None:
             if rec.inside:
@@ -553,7 +566,18 @@ def build_graph(
 
         handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
         handles.append(mod.register_forward_hook(post, with_kwargs=True))
+    return handles
 
+
+def _traced_forward(space: SearchSpace, rec: _Recorder, groups: Mapping[str, int], args: tuple[Any, ...],
+                    handles: list[RemovableHandle]) -> Any:
+    """Run the model once with every candidate (a :class:`_TraceMixer`), then restore it and remove ``handles``.
+
+    The decisions' mixers and the modules' training flags are put back even when the
+    forward fails; the failure is raised as a :class:`~nasnb.exceptions.ForwardError`.
+    """
+    module = space.model
+    probing = getattr(space, "_probing", None)
     saved_mixers = {key: space.decision(key).mixer for key in space}
     training = {m: m.training for m in module.modules()}
     space.set_mixer(_TraceMixer(rec, groups))
@@ -577,7 +601,11 @@ def build_graph(
             m.training = flag
     if failure is not None:
         raise forward_error(failure, space, module, args) from failure
+    return out
 
+
+def _finish(g: "nx.DiGraph", rec: _Recorder, out: Any, space: SearchSpace) -> None:
+    """Add the output node, the shared keys' groups, and mark the active path of the current architecture."""
     g.add_node("output", kind="output", type="output", label="output", desc=None, path=None, shape=_shape(out),
                params=0)
     rec.connect(rec.sources(out), "output")
@@ -591,7 +619,6 @@ def build_graph(
     for _, _, d in g.edges(data=True):
         d.setdefault("active", True)
     mark_active(g, space.current(), space=space)
-    return g
 
 
 def _chosen_candidates(candidates: list[str], value: Any) -> list[str]:
@@ -835,217 +862,3 @@ def fold_candidates(graph: "nx.DiGraph", choices: Iterable[str] | None = None) -
         chosen = [graph.nodes[n]["label"] for n in cands if graph.nodes[n].get("chosen")]
         d["chosen_label"] = chosen[0] if chosen else None
     return out
-
-
-class Layered(NamedTuple):
-    """A layered (Sugiyama) layout: layers of items, where an item is a node, the
-    candidates of one choice stacked as a block, or a dummy bend point of long edges."""
-
-    layers: list[list[Any]]  # items of each layer, top to bottom
-    layer: dict[Any, int]  # item or node -> layer
-    y: dict[Any, float]  # item or node -> centre (y grows upwards)
-    item: dict[str, Any]  # node -> its item (itself, or its candidates' block)
-    members: dict[Any, list[str]]  # block -> its candidates, top to bottom
-    height: dict[Any, float]  # item -> height
-    routes: dict[tuple[str, str], list[Any]]  # edge -> the dummy items it passes, left to right
-
-
-def _pav(desired: list[float], seps: list[float], weights: list[float]) -> list[float]:
-    """Positions closest (least squares) to ``desired`` with ``t[i+1] - t[i] >= seps[i]``."""
-    off = [0.0]
-    for sep in seps:
-        off.append(off[-1] + sep)
-    blocks: list[list[float]] = []  # [value, weight, count]
-    for c, w in zip((d - o for d, o in zip(desired, off)), weights):
-        blocks.append([c, w, 1])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            v2, w2, n2 = blocks.pop()
-            v1, w1, n1 = blocks.pop()
-            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
-    out: list[float] = []
-    for v, _, n in blocks:
-        out.extend([v] * int(n))
-    return [u + o for u, o in zip(out, off)]
-
-
-def _layered(graph: "nx.DiGraph", *, sweeps: int = 4, size: Mapping[str, float] | None = None,
-             gap: float = 0.5, lane_gap: float = 0.25, inner_gap: float = 0.2, block_pad: float = 0.0) -> Layered:
-    """Layers, order and y coordinates of a graph, with dummy items on long edges.
-
-    ``size`` gives each node's height (default 0.5, candidates 0.3); ``gap`` separates
-    items of a layer, ``lane_gap`` two dummies, ``inner_gap`` the candidates of a block
-    (which also gets ``block_pad`` above and below). An edge spanning several layers
-    passes a dummy in each layer between its ends; the long edges of one source share
-    their dummies (a lane that the edges leave where their target is), so they never cross
-    a node and run parallel instead of fanning out.
-    """
-    nx = _nx()
-    order = list(nx.topological_sort(graph))
-    layer: dict[Any, int] = {}
-    for n in order:
-        layer[n] = 1 + max((layer[p] for p in graph.predecessors(n)), default=-1)
-    # a choice (with its candidates) moves right, next to where its output is used, so the
-    # edges of a DARTS node sit beside that node instead of piling up after the cell input
-    # (and so does a node with no more inputs than outputs: a cell's preprocessing sits in
-    # that cell, not where its input was made)
-    for n in reversed(order):
-        d = graph.nodes[n]
-        succ = list(graph.successors(n))
-        kind = d.get("kind")
-        if not succ or kind in ("input", "candidate"):
-            continue
-        target = min(layer[s] for s in succ) - 1
-        if target <= layer[n]:
-            continue
-        if kind == "layer_choice":
-            layer[n] = target
-            for c in graph.predecessors(n):
-                if graph.nodes[c].get("kind") == "candidate":
-                    layer[c] = target - 1
-        elif graph.out_degree(n) >= graph.in_degree(n):
-            layer[n] = target
-
-    def height(n: str) -> float:
-        if size is not None and n in size:
-            return size[n]
-        return 0.3 if graph.nodes[n].get("kind") == "candidate" else 0.5
-
-    item: dict[str, Any] = {}
-    members: dict[Any, list[str]] = {}
-    for n in order:
-        d = graph.nodes[n]
-        it = ("block", d["choice"], layer[n]) if d.get("kind") == "candidate" and d.get("choice") in graph else n
-        item[n] = it
-        members.setdefault(it, []).append(n)
-    members = {it: sorted(ms, key=lambda m: graph.nodes[m].get("index", 0))
-               for it, ms in members.items() if isinstance(it, tuple)}
-    hgt: dict[Any, float] = {}
-    for it, ms in members.items():
-        hgt[it] = sum(height(m) for m in ms) + inner_gap * (len(ms) - 1) + 2 * block_pad
-        layer[it] = layer[ms[0]]
-    n_layers = 1 + max(layer.values(), default=-1)
-    layers: list[list[Any]] = [[] for _ in range(n_layers)]
-    seen: set[Any] = set()
-    for n in order:
-        it = item[n]
-        if it not in seen:
-            seen.add(it)
-            layers[layer[it]].append(it)
-            hgt.setdefault(it, height(n))
-    preds: dict[Any, list[Any]] = {it: [] for it in seen}
-    succs: dict[Any, list[Any]] = {it: [] for it in seen}
-
-    def link(a: Any, b: Any) -> None:
-        if b not in succs[a]:
-            succs[a].append(b)
-            preds[b].append(a)
-
-    reach: dict[Any, int] = {}  # source item -> last layer its lane must reach
-    long_edges = []
-    for u, v in graph.edges:
-        a, b = item[u], item[v]
-        if a == b:
-            continue
-        if layer[b] - layer[a] == 1:
-            link(a, b)
-        else:
-            reach[a] = max(reach.get(a, 0), layer[b] - 1)
-            long_edges.append((u, v, a, b))
-    for a, last in reach.items():
-        prev = a
-        for k in range(layer[a] + 1, last + 1):
-            dummy = ("dummy", a, k)
-            layer[dummy] = k
-            hgt[dummy] = 0.0
-            layers[k].append(dummy)
-            preds[dummy], succs[dummy] = [], []
-            link(prev, dummy)
-            prev = dummy
-    routes: dict[tuple[str, str], list[Any]] = {}
-    for u, v, a, b in long_edges:
-        link(("dummy", a, layer[b] - 1), b)
-        routes[(u, v)] = [("dummy", a, k) for k in range(layer[a] + 1, layer[b])]
-
-    # order: barycentre sweeps down and up
-    pos: dict[Any, float] = {}
-    for lay in layers:
-        for i, it in enumerate(lay):
-            pos[it] = float(i)
-
-    def sweep(ks: Iterable[int], nbrs: dict[Any, list[Any]]) -> None:
-        for k in ks:
-            lay = layers[k]
-            key = {it: (sum(pos[p] for p in nbrs[it]) / len(nbrs[it]) if nbrs[it] else pos[it]) for it in lay}
-            lay.sort(key=key.__getitem__)
-            for i, it in enumerate(lay):
-                pos[it] = float(i)
-
-    for _ in range(sweeps):
-        sweep(range(1, n_layers), preds)
-        sweep(range(n_layers - 2, -1, -1), succs)
-    sweep(range(1, n_layers), preds)
-
-    # coordinates: each item near the mean of its neighbours, without overlaps
-    def seps(lay: list[Any]) -> list[float]:
-        out = []
-        for a, b in zip(lay, lay[1:]):
-            da, db = isinstance(a, tuple) and a[0] == "dummy", isinstance(b, tuple) and b[0] == "dummy"
-            g = lane_gap if da and db else gap if not (da or db) else (gap + lane_gap) / 2
-            out.append((hgt[a] + hgt[b]) / 2 + g)
-        return out
-
-    t: dict[Any, float] = {}
-    for lay in layers:
-        placed = _pav([0.0] * len(lay), seps(lay), [1.0] * len(lay))
-        mid = (placed[0] + placed[-1]) / 2 if placed else 0.0
-        for it, v in zip(lay, placed):
-            t[it] = v - mid
-
-    def place(ks: Iterable[int], nbr_sets: list[dict[Any, list[Any]]]) -> None:
-        for k in ks:
-            lay = layers[k]
-            desired, weights = [], []
-            for it in lay:
-                ns = [p for nb in nbr_sets for p in nb[it]]
-                desired.append(sum(t[p] for p in ns) / len(ns) if ns else t[it])
-                weights.append(2.0 if isinstance(it, tuple) and it[0] == "dummy" else 1.0)
-            for it, v in zip(lay, _pav(desired, seps(lay), weights)):
-                t[it] = v
-
-    for _ in range(sweeps):
-        place(range(1, n_layers), [preds])
-        place(range(n_layers - 2, -1, -1), [succs])
-    place(range(n_layers), [preds, succs])
-    place(range(1, n_layers), [preds])
-
-    y: dict[Any, float] = {it: -v + 0.0 for it, v in t.items()}
-    for it, ms in members.items():
-        top = y[it] + hgt[it] / 2 - block_pad
-        for m in ms:
-            y[m] = top - height(m) / 2 + 0.0
-            top -= height(m) + inner_gap
-    return Layered(layers, layer, y, item, members, hgt, routes)
-
-
-def layered_layout(graph: "nx.DiGraph", *, sweeps: int = 4) -> dict[str, tuple[float, float]]:
-    """Left-to-right layered positions ``node -> (x, y)`` for a graph from :func:`build_graph`.
-
-    ``x`` is the longest-path layer (a choice moves right, next to where its output is
-    used); an edge spanning several layers gets a bend point in each layer it crosses, so
-    nodes are placed around it rather than on it (a Sugiyama layout); within a layer nodes
-    are ordered by barycentre sweeps and placed near the mean of their neighbours. The
-    candidates of one choice stay together, stacked with half spacing, so they can be drawn
-    side by side in a box. :func:`nasnb.plot.draw_space` uses the same layout with each
-    node's real size and draws the edges through their bend points.
-
-    Examples
-    --------
-    >>> import networkx as nx
-    >>> g = nx.DiGraph([("input", "a"), ("a", "output")])
-    >>> for n in g:
-    ...     g.nodes[n]["kind"] = "op"
-    >>> layered_layout(g)
-    {'input': (0.0, 0.0), 'a': (1.0, 0.0), 'output': (2.0, 0.0)}
-    """
-    lay = _layered(graph, sweeps=sweeps)
-    return {n: (float(lay.layer[n]), float(lay.y[n]) + 0.0) for n in graph}

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._atomic import _fsync_dir
+from ._fingerprint import space_fingerprint
 from ._trial import STATUSES, Trial
 from .exceptions import (
     MAX_QUOTE,
@@ -63,7 +64,7 @@ from .exceptions import (
 )
 from .exceptions import short_repr as _quote
 from .mutables import LayerChoice
-from .nni_format import space_fingerprint, to_nni_search_space
+from .nni_format import to_nni_search_space
 
 try:
     import fcntl
@@ -269,6 +270,22 @@ class Journal:
     max_number : int
         The largest trial number on any line the last :meth:`read` or :meth:`open` saw,
         damaged ones included (-1 if none): new trials are numbered above it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from torch import nn
+    >>> from nasnb import SearchSpace, mutables
+    >>> from nasnb._trial import Trial
+    >>> space = SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+    >>> path = os.path.join(tempfile.mkdtemp(), "j.jsonl")
+    >>> with Journal(path, space) as journal:
+    ...     journal.append(Trial(0, {"act": 1}, score=0.5))
+    >>> wider = SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh(), nn.GELU()], key="act"))
+    >>> Journal(path, wider).read()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nasnb.exceptions.JournalMismatchError: journal '...j.jsonl' was written for another search space ...
     """
 
     def __init__(self, path: str | os.PathLike[str], space: SearchSpace, meta: dict[str, Any] | None = None, *,

@@ -38,7 +38,6 @@ from typing import Any, overload
 import torch
 from torch import nn
 
-from ._notebook import in_notebook
 from ._reduction import REDUCTIONS, mask_for, reduce_outputs
 from .architecture import Choice, InvalidChoice, Weighted
 from .decision import Decision
@@ -182,11 +181,14 @@ class _Choosable(Mutable):
 
     @property
     def spec(self) -> Choice:
-        """The :class:`~nasnb.architecture.Choice` describing this mutable's key."""
+        """The :class:`~nasnb.architecture.Choice` describing this mutable's key (reading it changes nothing).
+
+        The bound space's description when there is one; otherwise (not bound yet, or
+        the decision describes another key) one built from this mutable alone.
+        """
         spec: Choice | None = self._decision.spec
         if spec is None or spec.key != self._key:
-            spec = self._local_spec()
-            self._decision.spec = spec
+            return self._local_spec()
         return spec
 
     @property
@@ -212,21 +214,10 @@ class _Choosable(Mutable):
         return f"key={self._key!r}, choice={self.choice!r}"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """Notebook display: a widget of the candidates (``nasnb.widgets``) and a one-line text."""
-        spec = self.spec
-        names = [n or str(i) for i, n in enumerate(spec.names)]
-        extra = "" if spec.kind == "layer" else f", n_chosen={spec.n_chosen}"
-        bundle: dict[str, Any] = {}
-        if in_notebook():  # the widget can show
-            try:
-                from .widgets import choice_widget
-            except ImportError:  # ipywidgets missing: text only
-                pass
-            else:
-                bundle = choice_widget(self)._repr_mimebundle_(include=include, exclude=exclude)
-        bundle["text/plain"] = (f"{type(self).__name__}(key={spec.key!r}, candidates={names}{extra}, "
-                                f"active={self.choice!r})")
-        return bundle
+        """Notebook display, built by the views (:func:`nasnb.widgets.mimebundle`), loaded on first display."""
+        from .widgets import mimebundle
+
+        return mimebundle(self, include, exclude)
 
 
 class LayerChoice(_Choosable):
@@ -500,6 +491,11 @@ class InputChoice(_Choosable):
 
     def _local_spec(self) -> Choice:
         return Choice.input(self._key, tuple(self.choose_from), self.n_chosen, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        """``key='skip', n_candidates=2, n_chosen=None, reduction='sum', choice=[0, 1]``."""
+        return (f"key={self._key!r}, n_candidates={self.n_candidates}, n_chosen={self.n_chosen!r}, "
+                f"reduction={self.reduction!r}, choice={self.choice!r}")
 
     def forward(self, optional_inputs: Sequence[Any] | Mapping[str, Any]) -> Any:
         if isinstance(optional_inputs, Mapping):

@@ -10,9 +10,7 @@ and tuners answered with parameters in the ``{"_value", "_idx"}`` form::
     {"conv": {"_value": "conv5x5", "_idx": 1}, "skip": {"_value": ["conv"], "_idx": [0]}}
 
 :func:`to_nni_search_space` writes the first, :func:`to_nni_parameters` and
-:func:`from_nni_parameters` convert the second to and from nasnb architectures, and
-:func:`space_fingerprint` hashes a space's structure (journals and benchmark tables use it
-to refuse data from another space).
+:func:`from_nni_parameters` convert the second to and from nasnb architectures.
 
 Examples
 --------
@@ -31,12 +29,13 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._fingerprint import space_fingerprint as space_fingerprint  # its old home: ``from nasnb.nni_format import ...``
+from .architecture import Choice, InvalidChoice
 from .exceptions import ArchitectureError, Problem
 
 if TYPE_CHECKING:
@@ -47,7 +46,6 @@ __all__ = [
     "LAYER_CHOICE",
     "from_nni_parameters",
     "save_nni_search_space",
-    "space_fingerprint",
     "to_nni_parameters",
     "to_nni_search_space",
 ]
@@ -80,26 +78,22 @@ def to_nni_search_space(space: SearchSpace) -> dict[str, dict[str, Any]]:
 
 
 def save_nni_search_space(space: SearchSpace, path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Write :func:`to_nni_search_space` to ``path`` as ``nnictl ss_gen`` did; return it."""
+    """Write :func:`to_nni_search_space` to ``path`` as ``nnictl ss_gen`` did; return it.
+
+    >>> import json, os, tempfile
+    >>> from torch import nn
+    >>> from nasnb import SearchSpace, mutables
+    >>> path = os.path.join(tempfile.mkdtemp(), "search_space.json")
+    >>> data = save_nni_search_space(SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act")), path)
+    >>> with open(path) as f:
+    ...     json.load(f) == data == {"act": {"_type": "layer_choice", "_value": ["0", "1"]}}
+    True
+    """
     from ._atomic import write_text
 
     data = to_nni_search_space(space)
     write_text(path, json.dumps(data, sort_keys=True, indent=2) + "\n")
     return data
-
-
-def space_fingerprint(space: SearchSpace) -> str:
-    """A short hash of the space's keys and choices (not of its weights or module paths).
-
-    >>> from torch import nn
-    >>> from nasnb import SearchSpace, mutables
-    >>> a = SearchSpace(nn.Sequential(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act")))
-    >>> b = SearchSpace(nn.Sequential(mutables.LayerChoice([nn.ReLU(), nn.GELU()], key="act")))
-    >>> space_fingerprint(a) == space_fingerprint(b), len(space_fingerprint(a))
-    (True, 16)
-    """
-    text = json.dumps(to_nni_search_space(space), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def to_nni_parameters(space: SearchSpace, arch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -110,6 +104,15 @@ def to_nni_parameters(space: SearchSpace, arch: Mapping[str, Any]) -> dict[str, 
     ArchitectureError
         ``arch`` is invalid, or a LayerChoice selects several candidates, none, or weights:
         NNI's tuner format has one candidate per LayerChoice.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from nasnb import SearchSpace, mutables
+    >>> net = nn.ModuleList([mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"),
+    ...                      mutables.InputChoice(choose_from=["act"], n_chosen=None, key="skip")])
+    >>> to_nni_parameters(SearchSpace(net), {"act": 1, "skip": []})
+    {'act': {'_value': '1', '_idx': 1}, 'skip': {'_value': [], '_idx': []}}
     """
     arch = space.validate(arch)
     out: dict[str, dict[str, Any]] = {}
@@ -160,41 +163,47 @@ def from_nni_parameters(space: SearchSpace, params: Mapping[str, Any]) -> dict[s
             problems.append(Problem(str(key), value, f"a key of this space; keys are {list(space)}"))
             continue
         spec = space[key]
-        if not isinstance(value, Mapping) or "_idx" not in value or "_value" not in value:
-            problems.append(Problem(spec.key, value, "a dict with '_value' and '_idx' (NNI parameter form)"))
-            continue
-        idx, val = value["_idx"], value["_value"]
-        if spec.kind == "layer":
-            ok = isinstance(idx, int) and not isinstance(idx, bool) and 0 <= idx < spec.n_candidates
-            if not ok:
-                problems.append(Problem(spec.key, value, f"_idx an int in 0..{spec.n_candidates - 1}"))
-                continue
-            if val != spec.names[idx]:
-                problems.append(Problem(spec.key, value, f"_value {spec.names[idx]!r} (the candidate at _idx {idx})"))
-                continue
-            arch[spec.key] = spec.encode((idx,))
-        else:
-            idx_list = list(idx) if isinstance(idx, (list, tuple)) else None
-            val_list = list(val) if isinstance(val, (list, tuple)) else None
-            if idx_list is None or val_list is None or len(idx_list) != len(val_list):
-                problems.append(Problem(spec.key, value, "_idx and _value as lists of the same length"))
-                continue
-            bad = [i for i in idx_list if not (isinstance(i, int) and not isinstance(i, bool) and 0 <= i < spec.n_candidates)]
-            if bad:
-                problems.append(Problem(spec.key, value, f"_idx entries in 0..{spec.n_candidates - 1}"))
-                continue
-            if [spec.names[i] for i in idx_list] != val_list:
-                problems.append(Problem(spec.key, value, f"_value {[spec.names[i] for i in idx_list]} (the inputs at _idx)"))
-                continue
-            if len(set(idx_list)) != len(idx_list):
-                problems.append(Problem(spec.key, value, "each input selected at most once"))
-                continue
-            if spec.n_chosen is not None and len(idx_list) != spec.n_chosen:
-                problems.append(Problem(spec.key, value, f"exactly {spec.n_chosen} inputs"))
-                continue
-            arch[spec.key] = spec.encode(tuple(sorted(idx_list)))
+        try:
+            arch[spec.key] = spec.encode(_parameter_indices(spec, value))
+        except InvalidChoice as err:
+            problems.append(Problem(spec.key, value, err.expected))
     missing = [k for k in space if k not in arch and not any(p.key == k for p in problems)]
     problems += [Problem(k, "<missing>", space[k].describe()) for k in missing]
     if problems:
         raise ArchitectureError(problems)
     return {k: arch[k] for k in space}
+
+
+def _is_index(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _parameter_indices(spec: Choice, value: Any) -> tuple[int, ...]:
+    """The indices of one tuner parameter ``{"_value", "_idx"}``; raises :class:`InvalidChoice`.
+
+    :meth:`Choice.parse` checks the indices (range, distinct inputs, ``n_chosen``); this adds
+    what NNI's parameter form demands on top: both fields, ``_idx`` as an int (a list of
+    ints for an InputChoice) and ``_value`` exactly the candidate names at ``_idx``.
+    """
+    if not isinstance(value, Mapping) or "_idx" not in value or "_value" not in value:
+        raise InvalidChoice("a dict with '_value' and '_idx' (NNI parameter form)")
+    idx, val = value["_idx"], value["_value"]
+    last = spec.n_candidates - 1
+    if spec.kind == "layer":
+        if not _is_index(idx) or not 0 <= idx <= last:  # positional: candidate names may be digits
+            raise InvalidChoice(f"_idx an int in 0..{last}")
+        if val != spec.names[idx]:
+            raise InvalidChoice(f"_value {spec.names[idx]!r} (the candidate at _idx {idx})")
+        return (idx,)
+    if not isinstance(idx, (list, tuple)) or not isinstance(val, (list, tuple)) or len(idx) != len(val):
+        raise InvalidChoice("_idx and _value as lists of the same length")
+    if not all(_is_index(i) for i in idx):  # bools would read as a multi-hot list
+        raise InvalidChoice(f"_idx entries in 0..{last}")
+    try:
+        indices = spec.parse(list(idx))
+    except InvalidChoice as err:
+        raise InvalidChoice(f"_idx entries: {err.expected}") from None
+    names = [spec.names[i] for i in idx]
+    if list(val) != names:
+        raise InvalidChoice(f"_value {names} (the inputs at _idx)")
+    return indices

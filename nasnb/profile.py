@@ -1,5 +1,9 @@
 """What the active architecture costs: parameters, FLOPs, latency and GPU memory.
 
+The measures themselves live in :mod:`nasnb._measure` (shared with the one-shot cost
+models); :func:`forward_error` in :mod:`nasnb._diagnose`, :func:`model_device` in
+:mod:`nasnb._device` and :func:`format_count` in :mod:`nasnb._format`, re-exported here.
+
 :func:`profile` runs the model's current architecture on its device and returns a
 :class:`Profile` (output shapes, active / total parameters, FLOPs counted by
 ``torch.utils.flop_counter.FlopCounterMode``, median latency, CUDA-synchronised on GPU,
@@ -23,15 +27,17 @@ Examples
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.hooks import RemovableHandle
 
+from ._device import model_device, to_device
+from ._diagnose import forward_error
+from ._format import format_count
+from ._measure import EvalNoGrad, count_flops, time_calls
 from .exceptions import ForwardError, NasnbError
 from .mutables import InputChoice, LayerChoice
 from .space import SearchSpace
@@ -52,75 +58,6 @@ __all__ = [
 def as_args(example_input: Any) -> tuple[Any, ...]:
     """Positional arguments for ``forward``: a tuple is unpacked, anything else is one argument."""
     return tuple(example_input) if isinstance(example_input, tuple) else (example_input,)
-
-
-def _to(obj: Any, device: torch.device | str | None) -> Any:
-    if device is None:
-        return obj
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device)
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to(o, device) for o in obj)
-    if isinstance(obj, dict):
-        return {k: _to(v, device) for k, v in obj.items()}
-    return obj
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter or buffer (CPU for a model without any)."""
-    for t in model.parameters():
-        return t.device
-    for b in model.buffers():
-        return b.device
-    return torch.device("cpu")
-
-
-def forward_error(err: BaseException, space: SearchSpace | None, model: nn.Module,
-                  args: tuple[Any, ...], keys: Sequence[str] | None = None) -> ForwardError:
-    """Wrap ``err`` in a :class:`ForwardError`; re-runs the forward with hooks to find the module that raised."""
-    if isinstance(err, ForwardError):
-        return err
-    where = _failing_module(model, args)
-    arch = space.current() if space is not None else None
-    msg = f"forward failed: {type(err).__name__}: {err}"
-    if where is not None:
-        msg += f"\n  in module {where[0]!r} ({where[1]})"
-    if keys:
-        msg += "\n  keys changed last: " + ", ".join(f"{k}={arch[k]!r}" if arch and k in arch else k
-                                                     for k in keys)
-    elif arch:
-        msg += f"\n  architecture: {arch}"
-    return ForwardError(msg, keys=keys or (), arch=arch, module=where[0] if where else None, error=err)
-
-
-def _failing_module(model: nn.Module, args: tuple[Any, ...]) -> tuple[str, str] | None:
-    """(path, type) of the innermost module whose forward raised, from a diagnostic re-run."""
-    stack: list[tuple[str, str]] = []
-    failed: list[tuple[str, str]] = []
-    handles: list[RemovableHandle] = []
-    for path, m in model.named_modules():
-        def pre(mod: nn.Module, a: tuple[Any, ...], _p: str = path) -> None:
-            stack.append((_p or "<model>", type(mod).__name__))
-
-        def post(mod: nn.Module, a: tuple[Any, ...], out: Any) -> None:
-            stack.pop()
-
-        handles.append(m.register_forward_pre_hook(pre))
-        handles.append(m.register_forward_hook(post))
-    training = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(*args)
-    except Exception:  # noqa: BLE001 - we only want to know where
-        if stack:
-            failed.append(stack[-1])
-    finally:
-        for h in handles:
-            h.remove()
-        for m, flag in training.items():
-            m.training = flag
-    return failed[0] if failed else None
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:
@@ -195,51 +132,12 @@ def _shapes(out: Any) -> list[tuple[int, ...]]:
     return []
 
 
-def _sync(device: torch.device) -> None:
+def _latency_and_peak(fn: Callable[[], Any], device: torch.device, repeats: int) -> tuple[list[float], int | None]:
+    """Timed runs of ``fn`` (ms) and, on CUDA, the peak memory they allocated."""
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _time(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
-
-
-def _flops(fn: Callable[[], Any]) -> tuple[int, Any]:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with counter:
-        out = fn()
-    return int(counter.get_total_flops()), out
-
-
-class _EvalNoGrad:
-    """eval() + no_grad() for the duration, restoring every module's training flag."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self) -> _EvalNoGrad:
-        self.training = {m: m.training for m in self.model.modules()}
-        self.model.eval()
-        self.grad = torch.no_grad()
-        self.grad.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> Literal[False]:
-        self.grad.__exit__(*exc)
-        for m, flag in self.training.items():
-            m.training = flag
-        return False
+        torch.cuda.reset_peak_memory_stats(device)
+    times = time_calls(fn, device, repeats)
+    return times, int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
 
 
 def profile(
@@ -284,27 +182,17 @@ def profile(
     >>> p.output_shapes, p.params_total, p.flops, p.latency_ms
     ([(1, 2)], 8, 12, None)
     """
-    space: SearchSpace | None
-    if isinstance(model, SearchSpace):
-        space, module = model, model.model
-    else:
-        space, module = None, model
+    space = model if isinstance(model, SearchSpace) else None
+    module = model.model if isinstance(model, SearchSpace) else model
     device = model_device(module)
-    args = _to(as_args(example_input), device)
+    args = to_device(as_args(example_input), device)
     active, total = count_params(module)
-    with _EvalNoGrad(module):
+    with EvalNoGrad(module):
         try:
-            flops, out = _flops(lambda: module(*args))
+            flops, out = count_flops(lambda: module(*args))
         except Exception as err:
             raise forward_error(err, space, module, args, keys=keys) from err
-        times: list[float] = []
-        peak = None
-        if latency and repeats > 0:
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            times = _time(lambda: module(*args), device, repeats)
-            if device.type == "cuda":
-                peak = int(torch.cuda.max_memory_allocated(device))
+        times, peak = _latency_and_peak(lambda: module(*args), device, repeats) if latency and repeats > 0 else ([], None)
     return Profile(
         output_shapes=_shapes(out), params_active=active, params_total=total, flops=flops,
         latency_ms=statistics.median(times) if times else None, peak_memory=peak, device=str(device),
@@ -328,6 +216,24 @@ def _capture_inputs(module: nn.Module, target: nn.Module, args: tuple[Any, ...])
         raise ForwardError(f"{getattr(target, 'key', '?')!r} is never called in forward",
                            keys=[getattr(target, "key", "?")])
     return captured[0]
+
+
+def _candidate_row(key: str, name: str, cand: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   device: torch.device, repeats: int, chosen: bool) -> CandidateProfile:
+    """Costs of one candidate on its captured input; a failure is reported in the row."""
+    params = sum(p.numel() for p in cand.parameters())
+    try:
+        def run() -> Any:
+            return cand(*args, **kwargs)
+
+        flops, out = count_flops(run)
+        times = time_calls(run, device, repeats) if repeats > 0 else []
+        shapes = _shapes(out)
+        return CandidateProfile(key, name, type(cand).__name__, params, flops,
+                                statistics.median(times) if times else None, shapes[0] if shapes else None, chosen)
+    except Exception as err:  # noqa: BLE001 - reported in the row
+        return CandidateProfile(key, name, type(cand).__name__, params, 0, None, None, chosen,
+                                error=f"{type(err).__name__}: {err}")
 
 
 def profile_candidates(
@@ -365,9 +271,9 @@ def profile_candidates(
                          f"(candidates with parameters)")
     module = space.model
     device = model_device(module)
-    args = _to(as_args(example_input), device)
+    args = to_device(as_args(example_input), device)
     rows: list[CandidateProfile] = []
-    with _EvalNoGrad(module):
+    with EvalNoGrad(module):
         try:
             a, kw = _capture_inputs(module, target, args)
         except ForwardError:
@@ -375,29 +281,7 @@ def profile_candidates(
         except Exception as err:
             raise forward_error(err, space, module, args, keys=[spec.key]) from err
         chosen = set(target.decision.indices)
+        n_timed = repeats if latency else 0
         for i, (name, cand) in enumerate(zip(target.names, target)):
-            params = sum(p.numel() for p in cand.parameters())
-            try:
-                def run(cand: nn.Module = cand) -> Any:  # this candidate, bound now (not looked up when called)
-                    return cand(*a, **kw)
-
-                flops, out = _flops(run)
-                times = _time(run, device, repeats) if latency and repeats > 0 else []
-                shapes = _shapes(out)
-                rows.append(CandidateProfile(spec.key, name, type(cand).__name__, params, flops,
-                                             statistics.median(times) if times else None,
-                                             shapes[0] if shapes else None, i in chosen))
-            except Exception as err:  # noqa: BLE001 - reported in the row
-                rows.append(CandidateProfile(spec.key, name, type(cand).__name__, params, 0, None, None,
-                                             i in chosen, error=f"{type(err).__name__}: {err}"))
+            rows.append(_candidate_row(spec.key, name, cand, a, kw, device, n_timed, i in chosen))
     return rows
-
-
-def format_count(n: float | int | None, unit: str = "") -> str:
-    """Short human form: 1234567 -> '1.23 M'."""
-    if n is None:
-        return "-"
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:.3g} {suffix}{unit}"
-    return f"{n:g} {unit}".rstrip()

@@ -94,6 +94,71 @@ def _kind(m: Mutable) -> str:
     return type(m).__name__
 
 
+def _key_of(path: str, m: Mutable, outer: set[str], nni: bool) -> str:
+    """The key of the mutable at ``path``: an outer space's, else explicit, else the module path.
+
+    The model itself (at path ``""``) keeps its automatic key, and so does every mutable
+    built without ``key=`` when the space is keyed as NNI 1.x keyed it (``nni``).
+    """
+    if path in outer:
+        return m._key
+    if m._explicit_key is not None:
+        return m._explicit_key
+    if m._auto_key is None:  # a mutable built without key= always has an automatic key
+        raise SearchSpaceError(f"{_kind(m)} at {path!r} has neither an explicit nor an automatic key", key=path)
+    return m._auto_key if nni else (path or m._auto_key)
+
+
+def _aliases_of(groups: Mapping[str, list[tuple[str, Mutable, str | None]]], nni: bool) -> tuple[dict[str, str], set[str]]:
+    """Other spellings of each key accepted on input, and the automatic keys that are ambiguous.
+
+    NNI automatic keys alias their canonical key; with ``nni`` keys, module paths alias the
+    automatic keys. A spelling that is itself a key, or names several keys, is dropped.
+    """
+    aliases: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for key, members in groups.items():
+        for _, m, _ in members:
+            if m._auto_key and m._auto_key != key:
+                if aliases.get(m._auto_key, key) != key:
+                    ambiguous.add(m._auto_key)
+                aliases[m._auto_key] = key
+    if nni:
+        for key, members in groups.items():
+            for path, m, _ in members:
+                if m._explicit_key is None and path and path != key:
+                    aliases[path] = key
+    for a in list(aliases):
+        if a in groups or a in ambiguous:
+            del aliases[a]
+    return aliases, ambiguous
+
+
+def _check_choose_from(entries: list[tuple[str, Mutable, str | None]], path_to_key: Mapping[str, str],
+                       canonical: Callable[[str], str | None]) -> None:
+    """Every ``choose_from`` entry is NO_KEY or the key of a mutable that appears before it (pre-order)."""
+    seen: set[str] = set()
+    for path, m, _ in entries:
+        key = path_to_key[path]
+        if isinstance(m, InputChoice):
+            for src in m.choose_from:
+                if src == InputChoice.NO_KEY:
+                    continue
+                c = canonical(src)
+                if c is None or c not in seen:
+                    earlier = sorted(seen)
+                    shown = earlier if len(earlier) <= 20 else earlier[-20:]
+                    more = "" if len(earlier) <= 20 else f" (the last 20 of {len(earlier)})"
+                    own = " (its own key)" if c == key else ""
+                    raise SearchSpaceError(
+                        f"InputChoice {key!r} (at {path!r}): choose_from entry {src!r}{own} is not NO_KEY and "
+                        f"not the key of a mutable that appears before it; keys seen so far{more}: {shown}",
+                        key=key,
+                        value=src,
+                    )
+        seen.add(key)
+
+
 class SearchSpace(Mapping[str, Choice]):
     """The decisions of a model with mutables, as a mapping ``key -> Choice``.
 
@@ -116,6 +181,15 @@ class SearchSpace(Mapping[str, Choice]):
     SearchSpaceError
         Nested mutables, a key shared by incompatible mutables (both module paths are
         named), or a ``choose_from`` entry that names no earlier mutable.
+
+    Examples
+    --------
+    >>> from collections import OrderedDict
+    >>> from nasnb import mutables
+    >>> net = nn.Sequential(mutables.LayerChoice(OrderedDict(relu=nn.ReLU(), tanh=nn.Tanh()), key="act"))
+    >>> space = SearchSpace(net)
+    >>> space, list(space), space["act"].names
+    (SearchSpace(Sequential: 1 keys, size=2), ['act'], ('relu', 'tanh'))
     """
 
     def __init__(self, model: nn.Module, keys: str = "space"):
@@ -168,8 +242,40 @@ class SearchSpace(Mapping[str, Choice]):
         return found
 
     def _bind(self) -> None:
+        """Key every mutable, check the keys, and own their decisions (again after candidates changed)."""
         entries = self._walk()
-        # a space over a part of a model another live space owns uses that space's keys (it does not steal them)
+        outer = self._borrowed_paths(entries)
+        nni = self._key_mode == "nni"
+        path_to_key = {path: _key_of(path, m, outer, nni) for path, m, _ in entries}
+        if nni:
+            self._check_unique_auto_keys(entries, outer)
+        groups: dict[str, list[tuple[str, Mutable, str | None]]] = {}
+        for path, m, scope in entries:
+            groups.setdefault(path_to_key[path], []).append((path, m, scope))
+        aliases, ambiguous = _aliases_of(groups, nni)
+
+        def canonical(k: str) -> str | None:
+            return k if k in groups else aliases.get(k)
+
+        _check_choose_from(entries, path_to_key, canonical)
+        for key, members in groups.items():  # check everything before changing any mutable
+            self._check_group(key, members)
+        self._choices: dict[str, Choice] = {}
+        self._scopes: dict[str, tuple[str, ...]] = {}
+        self._members: dict[str, list[Mutable]] = {}
+        self._decisions: dict[str, Decision] = {}
+        self._aliases = aliases
+        self._ambiguous = ambiguous
+        for key, members in groups.items():
+            self._own(key, members, outer, path_to_key, canonical)
+        self._wire_unused()
+        _reset_global_mutable_counting()
+
+    def _borrowed_paths(self, entries: list[tuple[str, Mutable, str | None]]) -> set[str]:
+        """Paths of mutables that another live space, over a model containing this one, owns.
+
+        A space over a part of such a model uses that space's keys (it does not steal them).
+        """
         outer: set[str] = set()
         contains: dict[int, bool] = {}
         for path, m, _ in entries:
@@ -180,131 +286,62 @@ class SearchSpace(Mapping[str, Choice]):
                 contains[id(owner)] = any(sub is self.model for sub in owner.model.modules())
             if contains[id(owner)]:
                 outer.add(path)
-        # explicit key, else the module path (the model itself, at path "", keeps its automatic key),
-        # or NNI's automatic key when the space is keyed as NNI 1.x keyed it
-        nni = self._key_mode == "nni"
+        return outer
 
-        def key_of(path: str, m: Mutable) -> str:
-            if path in outer:
-                return m._key
-            if m._explicit_key is not None:
-                return m._explicit_key
-            if m._auto_key is None:  # a mutable built without key= always has an automatic key
-                raise SearchSpaceError(f"{_kind(m)} at {path!r} has neither an explicit nor an automatic key", key=path)
-            return m._auto_key if nni else (path or m._auto_key)
+    def _check_group(self, key: str, members: list[tuple[str, Mutable, str | None]]) -> None:
+        """The mutables sharing ``key`` are of a known kind and alike."""
+        first_path, first, _ = members[0]
+        if not isinstance(first, (LayerChoice, InputChoice, MutableScope)):
+            raise SearchSpaceError(
+                f"{type(first).__name__} at {first_path!r} subclasses Mutable directly; "
+                f"subclass LayerChoice, InputChoice or MutableScope instead",
+                key=key,
+            )
+        for path, m, _ in members[1:]:
+            self._check_compatible(key, first_path, first, path, m)
 
-        path_to_key = {path: key_of(path, m) for path, m, _ in entries}
-        if nni:
-            self._check_unique_auto_keys(entries, outer)
-        groups: dict[str, list[tuple[str, Mutable, str | None]]] = {}
-        for path, m, scope in entries:
-            groups.setdefault(path_to_key[path], []).append((path, m, scope))
-
-        # aliases: NNI automatic keys -> canonical key
-        aliases: dict[str, str] = {}
-        ambiguous: set[str] = set()
-        for key, members in groups.items():
-            for _, m, _ in members:
-                if m._auto_key and m._auto_key != key:
-                    if aliases.get(m._auto_key, key) != key:
-                        ambiguous.add(m._auto_key)
-                    aliases[m._auto_key] = key
-        if nni:  # module paths are the aliases of automatic keys
-            for key, members in groups.items():
-                for path, m, _ in members:
-                    if m._explicit_key is None and path and path != key:
-                        aliases[path] = key
-        for a in list(aliases):
-            if a in groups or a in ambiguous:
-                del aliases[a]
-
-        def canonical(k: str) -> str | None:
-            if k in groups:
-                return k
-            return aliases.get(k)
-
-        self._choices: dict[str, Choice] = {}
-        self._scopes: dict[str, tuple[str, ...]] = {}
-        self._members: dict[str, list[Mutable]] = {}
-        self._decisions: dict[str, Decision] = {}
-        self._aliases = aliases
-        self._ambiguous = ambiguous
-        seen: set[str] = set()
-        for path, m, _ in entries:  # pre-order: check choose_from against earlier keys
-            key = path_to_key[path]
-            if isinstance(m, InputChoice):
-                for src in m.choose_from:
-                    if src == InputChoice.NO_KEY:
-                        continue
-                    c = canonical(src)
-                    if c is None or c not in seen:
-                        earlier = sorted(seen)
-                        shown = earlier if len(earlier) <= 20 else earlier[-20:]
-                        more = "" if len(earlier) <= 20 else f" (the last 20 of {len(earlier)})"
-                        own = " (its own key)" if c == key else ""
-                        raise SearchSpaceError(
-                            f"InputChoice {key!r} (at {path!r}): choose_from entry {src!r}{own} is not NO_KEY and "
-                            f"not the key of a mutable that appears before it; keys seen so far{more}: {shown}",
-                            key=key,
-                            value=src,
-                        )
-            seen.add(key)
-
-        for key, members in groups.items():  # check everything before changing any mutable
-            first_path, first, _ = members[0]
-            if not isinstance(first, (LayerChoice, InputChoice, MutableScope)):
-                raise SearchSpaceError(
-                    f"{type(first).__name__} at {first_path!r} subclasses Mutable directly; "
-                    f"subclass LayerChoice, InputChoice or MutableScope instead",
-                    key=key,
-                )
-            for path, m, _ in members[1:]:
-                self._check_compatible(key, first_path, first, path, m)
-
+    def _own(self, key: str, members: list[tuple[str, Mutable, str | None]], outer: set[str],
+             path_to_key: Mapping[str, str], canonical: Callable[[str], str | None]) -> None:
+        """Bind ``key``'s mutables (those no outer space owns), describe the key, and listen to its decision."""
+        first_path, first, scope = members[0]
         me = weakref.ref(self)
-        for key, members in groups.items():
-            first_path, first, scope = members[0]
-            borrowed = first_path in outer
-            for path, m, _ in members:
-                if path not in outer:
-                    m._bind(key, path)
-                    _owners[m] = me
-            paths = tuple(p for p, _, _ in members)
-            al = tuple(sorted({m._auto_key for _, m, _ in members if m._auto_key and aliases.get(m._auto_key) == key}))
-            scope_key = path_to_key.get(scope) if scope is not None else None
-            if isinstance(first, MutableScope):
-                self._scopes[key] = paths
-                continue
-            if isinstance(first, LayerChoice):
-                types = tuple(type(c).__name__ for c in first)
-                spec = Choice.layer(key, tuple(first.names), paths=paths, aliases=al, scope=scope_key,
-                                    reduction=first.reduction, candidate_types=types)
-            elif isinstance(first, InputChoice):
-                names = tuple(canonical(s) or s for s in first.choose_from)
-                spec = Choice.input(key, names, first.n_chosen, source_aliases=aliases, paths=paths,
-                                    aliases=al, scope=scope_key, reduction=first.reduction)
-            else:  # unreachable: every kind was checked above
-                raise SearchSpaceError(f"{_kind(first)} at {first_path!r} is not a LayerChoice, InputChoice "
-                                       f"or MutableScope", key=key)
-            decision = first._decision
-            if not spec.fits(decision.indices):  # keep the current choice when it fits (a re-bind)
-                decision.indices = spec.default
-            if not borrowed:
-                decision.spec = spec
-            # one listener per live space: drop those of spaces that are gone, add ours once
-            decision.listeners[:] = [
-                lis for lis in decision.listeners
-                if not (isinstance(lis, _Listener) and (lis.space() is None or lis.space() is self))
-            ]
-            decision.listeners.append(_Listener(self))
-            for _, m, _ in members:
-                if isinstance(m, _Choosable):  # the same kind as first (checked above)
-                    m._decision = decision
-            self._choices[key] = spec
-            self._members[key] = [m for _, m, _ in members]
-            self._decisions[key] = decision
-        self._wire_unused()
-        _reset_global_mutable_counting()
+        for path, m, _ in members:
+            if path not in outer:
+                m._bind(key, path)
+                _owners[m] = me
+        paths = tuple(p for p, _, _ in members)
+        if isinstance(first, MutableScope):
+            self._scopes[key] = paths
+            return
+        al = tuple(sorted({m._auto_key for _, m, _ in members if m._auto_key and self._aliases.get(m._auto_key) == key}))
+        scope_key = path_to_key.get(scope) if scope is not None else None
+        if isinstance(first, LayerChoice):
+            spec = Choice.layer(key, tuple(first.names), paths=paths, aliases=al, scope=scope_key,
+                                reduction=first.reduction, candidate_types=tuple(type(c).__name__ for c in first))
+        elif isinstance(first, InputChoice):
+            names = tuple(canonical(s) or s for s in first.choose_from)
+            spec = Choice.input(key, names, first.n_chosen, source_aliases=self._aliases, paths=paths,
+                                aliases=al, scope=scope_key, reduction=first.reduction)
+        else:  # unreachable: every kind was checked by _check_group
+            raise SearchSpaceError(f"{_kind(first)} at {first_path!r} is not a LayerChoice, InputChoice "
+                                   f"or MutableScope", key=key)
+        decision = first._decision
+        if not spec.fits(decision.indices):  # keep the current choice when it fits (a re-bind)
+            decision.indices = spec.default
+        if first_path not in outer:
+            decision.spec = spec
+        # one listener per live space: drop those of spaces that are gone, add ours once
+        decision.listeners[:] = [
+            lis for lis in decision.listeners
+            if not (isinstance(lis, _Listener) and (lis.space() is None or lis.space() is self))
+        ]
+        decision.listeners.append(_Listener(self))
+        for _, m, _ in members:
+            if isinstance(m, _Choosable):  # the same kind as first (checked above)
+                m._decision = decision
+        self._choices[key] = spec
+        self._members[key] = [m for _, m, _ in members]
+        self._decisions[key] = decision
 
     @staticmethod
     def _check_unique_auto_keys(entries: list[tuple[str, Mutable, str | None]], outer: set[str]) -> None:
@@ -510,7 +547,13 @@ class SearchSpace(Mapping[str, Choice]):
 
     @property
     def size(self) -> int:
-        """Exact number of distinct architectures (a Python int)."""
+        """Exact number of distinct architectures (a Python int).
+
+        >>> from nasnb import mutables
+        >>> SearchSpace(nn.ModuleList([mutables.LayerChoice([nn.ReLU(), nn.Tanh()]),
+        ...                            mutables.InputChoice(n_candidates=3, n_chosen=None)])).size  # 2 * 2**3
+        16
+        """
         total = 1
         for spec in self._choices.values():
             total *= spec.size
@@ -527,7 +570,13 @@ class SearchSpace(Mapping[str, Choice]):
         return dict(self._aliases)
 
     def mutables(self, key: str) -> list[Mutable]:
-        """Every mutable module bound to ``key`` (several when the key is shared)."""
+        """Every mutable module bound to ``key`` (several when the key is shared).
+
+        >>> from nasnb import mutables
+        >>> net = nn.ModuleList([mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act") for _ in range(2)])
+        >>> [m is n for m, n in zip(SearchSpace(net).mutables("act"), net)]
+        [True, True]
+        """
         return list(self._members[self[key].key])
 
     def decision(self, key: str) -> Decision:
@@ -536,7 +585,15 @@ class SearchSpace(Mapping[str, Choice]):
 
     # --------------------------------------------------------- architectures
     def current(self) -> Arch:
-        """The architecture the model runs now, in readable form."""
+        """The architecture the model runs now, in readable form.
+
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+        >>> space = SearchSpace(net)
+        >>> net[0].choice = 1  # a change made anywhere is the space's change
+        >>> space.current()
+        {'act': 1}
+        """
         return {k: spec.encode(self._decisions[k].indices) for k, spec in self._choices.items()}
 
     def export(self, keys: str = "space") -> Arch:
@@ -658,6 +715,20 @@ class SearchSpace(Mapping[str, Choice]):
         ------
         ArchitectureError
             Every missing, unknown or invalid key at once, each with value and expectation.
+
+        Examples
+        --------
+        >>> from collections import OrderedDict
+        >>> from nasnb import mutables
+        >>> space = SearchSpace(mutables.LayerChoice(OrderedDict(relu=nn.ReLU(), tanh=nn.Tanh()), key="act"))
+        >>> space.validate({"act": [False, True]})  # any NNI 1.x encoding, written back readable
+        {'act': 'tanh'}
+        >>> space.validate({"act": "gelu", "bogus": 0})
+        Traceback (most recent call last):
+        ...
+        nasnb.exceptions.ArchitectureError: invalid architecture (2 problems):
+          - 'act': got 'gelu', expected one of ['relu', 'tanh'] (a candidate name) or an index in 0..1
+          - 'bogus': got 0, expected a key of this space: no key 'bogus' in this search space; keys are ['act']
         """
         resolved = self._resolve(arch, full=True)
         return {k: self._choices[k].encode(resolved[k]) for k in self._choices}
@@ -669,6 +740,14 @@ class SearchSpace(Mapping[str, Choice]):
         multi-hot bool list, ``{"_value", "_idx"}`` dicts, or a path to a JSON file. A
         LayerChoice also takes several candidates (or none) and a list of weights, one per
         candidate. On any problem nothing changes and :class:`ArchitectureError` lists them all.
+
+        >>> import torch
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+        >>> space = SearchSpace(net)
+        >>> space.apply({"act": 1})
+        >>> net(torch.tensor([-1.0]))  # tanh now
+        tensor([-0.7616])
         """
         self._set(self._resolve(arch, full=False))
 
@@ -719,14 +798,24 @@ class SearchSpace(Mapping[str, Choice]):
         self._set(resolved)
 
     def load(self, path: str | os.PathLike[str]) -> Arch:
-        """Apply a full architecture from a JSON file (ours or NNI 1.x's); return it."""
+        """Apply a full architecture from a JSON file (ours or NNI 1.x's); return it.
+
+        >>> import os, tempfile
+        >>> from nasnb import mutables
+        >>> space = SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+        >>> path = os.path.join(tempfile.mkdtemp(), "arch.json")
+        >>> space.save(path, {"act": 1})
+        {'act': 1}
+        >>> space.current(), space.load(path)
+        ({'act': 0}, {'act': 1})
+        """
         self._set(self._resolve(load_json(path), full=True))
         return self.current()
 
     def save(self, path: str | os.PathLike[str], arch: Mapping[str, Any] | None = None, keys: str = "space") -> Arch:
         """Write ``arch`` (default: the current one) as readable JSON; return what was written.
 
-        ``keys="nni"`` writes NNI 1.x's keys, as :meth:`export` does.
+        ``keys="nni"`` writes NNI 1.x's keys, as :meth:`export` does. See :meth:`load` for an example.
         """
         if arch is None:
             resolved = {k: d.indices for k, d in self._decisions.items()}
@@ -737,12 +826,25 @@ class SearchSpace(Mapping[str, Choice]):
         return written
 
     def sample(self, seed: int | random.Random | None = None) -> Arch:
-        """Draw an architecture uniformly at random (reproducible with ``seed``); does not apply it."""
+        """Draw an architecture uniformly at random (reproducible with ``seed``); does not apply it.
+
+        >>> from nasnb import mutables
+        >>> space = SearchSpace(mutables.InputChoice(n_candidates=4, n_chosen=2, key="pick"))
+        >>> space.sample(seed=3) == space.sample(seed=3), space.validate(space.sample(seed=3)) == space.sample(seed=3)
+        (True, True)
+        """
         rng = seed if isinstance(seed, random.Random) else random.Random(seed)
         return {key: spec.encode(spec.draw(rng)) for key, spec in self._choices.items()}
 
     def grid(self) -> Iterator[Arch]:
-        """Every architecture of the space, lazily, the current defaults' order first."""
+        """Every architecture of the space, lazily, the current defaults' order first.
+
+        >>> from nasnb import mutables
+        >>> net = nn.ModuleList([mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"),
+        ...                      mutables.InputChoice(n_candidates=2, n_chosen=1, key="in")])
+        >>> list(SearchSpace(net).grid())
+        [{'act': 0, 'in': [0]}, {'act': 0, 'in': [1]}, {'act': 1, 'in': [0]}, {'act': 1, 'in': [1]}]
+        """
         keys = list(self._choices)
         specs = [self._choices[k] for k in keys]
         for combo in itertools.product(*(list(s.all_indices()) for s in specs)):
@@ -767,9 +869,25 @@ class SearchSpace(Mapping[str, Choice]):
         ------
         ArchitectureError
             If ``arch`` is not a full, valid architecture.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(nn.Linear(2, 2), mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+        >>> fixed = SearchSpace(net).fix({"act": 1})
+        >>> fixed
+        Sequential(
+          (0): Linear(in_features=2, out_features=2, bias=True)
+          (1): Tanh()
+        )
+        >>> x = torch.randn(1, 2)
+        >>> net[1].choice = 1
+        >>> torch.equal(fixed(x), net(x))  # same weights, same output
+        True
         """
         from ._dataflow import remove_probe_hooks
-        from .fixed import fix_model
+        from ._fixed_modules import fix_model
 
         resolved = self._resolve(arch, full=True) if arch is not None else {
             k: d.indices for k, d in self._decisions.items()
@@ -781,7 +899,15 @@ class SearchSpace(Mapping[str, Choice]):
 
     # ------------------------------------------------------------ observers
     def observe(self, callback: Observer) -> Callable[[], None]:
-        """Call ``callback({key: (old, new)})`` after every change; returns an unsubscribe function."""
+        """Call ``callback({key: (old, new)})`` after every change; returns an unsubscribe function.
+
+        >>> from nasnb import mutables
+        >>> space = SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+        >>> stop = space.observe(print)
+        >>> space.apply({"act": 1})
+        {'act': (0, 1)}
+        >>> stop(); space.apply({"act": 0})  # unsubscribed: silent
+        """
         self._observers.append(callback)
         return lambda: self.unobserve(callback)
 
@@ -792,7 +918,16 @@ class SearchSpace(Mapping[str, Choice]):
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Group changes so observers hear them once, at the end of the block."""
+        """Group changes so observers hear them once, at the end of the block.
+
+        >>> from nasnb import mutables
+        >>> space = SearchSpace(mutables.LayerChoice([nn.ReLU(), nn.Tanh(), nn.GELU()], key="act"))
+        >>> _ = space.observe(print)
+        >>> with space.batch():
+        ...     space.apply({"act": 1})
+        ...     space.apply({"act": 2})
+        {'act': (0, 2)}
+        """
         if self._pending is not None or not self._observers:  # nested, or nobody listens
             yield
             return

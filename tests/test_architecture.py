@@ -77,3 +77,28 @@ def test_draw_is_uniform_over_every_valid_choice(choice):
     counts = collections.Counter(choice.draw(rng) for _ in range(400 * choice.size))
     assert set(counts) == set(choice.all_indices())
     assert max(counts.values()) / min(counts.values()) < 1.3
+
+
+# ------------------------------------------------------------------ load_arch
+def test_load_arch_reads_a_mapping_json_text_or_a_file(tmp_path):
+    from nasnb.architecture import load_arch
+
+    path = tmp_path / "a.json"
+    path.write_text('{"op": "skip"}')
+    assert load_arch({"op": 1}) == {"op": 1}
+    assert load_arch('  {"op": [0, 1]}') == {"op": [0, 1]}
+    assert load_arch(str(path)) == load_arch(path) == {"op": "skip"}
+
+
+@pytest.mark.parametrize("source, match", [
+    ("{oops", r"^load: the text is not valid JSON \(Expecting property name .* at line 1, column 2\)"),
+    ("   ", r"^load: got an empty text / file name"),
+    ("missing.json", r"^load: no file 'missing.json'; expected JSON text or the path of a JSON file"),
+])
+def test_load_arch_errors_say_what_was_expected(source, match):
+    from nasnb.architecture import load_arch
+    from nasnb.exceptions import LoadError
+
+    with pytest.raises(LoadError, match=match) as info:
+        load_arch(source)
+    assert info.value.value == source

@@ -81,6 +81,7 @@ def test_fix_keeps_masks_lists_and_dict_inputs():
     assert isinstance(fixed.op, FixedLayerChoice) and isinstance(fixed.listop, FixedLayerChoice)
     for got, expected in zip(fixed(x), want):
         assert torch.equal(got, expected)
+    assert repr(fixed.op).startswith("FixedLayerChoice(\n  key='op', chosen=1\n  (module): ")
 
 
 def test_fixed_model_deepcopies_pickles_traces_and_compiles():

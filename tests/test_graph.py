@@ -349,3 +349,11 @@ def test_layered_layout_keeps_long_edges_off_other_nodes():
     for d in dummies:  # a bend point in each layer crossed, clear of that layer's nodes
         ys = [lay.y[it] for it in lay.layers[lay.layer[d]] if it in g]
         assert all(abs(lay.y[d] - y) >= 0.5 for y in ys)
+
+
+def test_the_layout_lives_in_its_own_module_and_old_imports_still_work():
+    import nasnb.graph_layout
+
+    assert layered_layout is nasnb.graph_layout.layered_layout
+    assert nasnb.graph._layered is nasnb.graph_layout.layered
+    assert "layered_layout" in nasnb.graph_layout.__all__ and "layered_layout" not in nasnb.graph.__all__

@@ -59,7 +59,42 @@ def test_bad_parameters_are_all_reported():
         from_nni_parameters(space, params)
     assert info.value.keys == ["first_conv", "mid_conv", "skip", "nope", "pick"]
     assert "_value 'conv3x3' (the candidate at _idx 1)" in str(info.value)
-    assert "each input selected at most once" in str(info.value)
+    assert "_idx entries: distinct inputs" in str(info.value)
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ({"_value": ["first_conv"], "_idx": [5]}, "_idx entries: a list of exactly 1 distinct inputs"),
+    ({"_value": ["first_conv", "mid_conv"], "_idx": [0, 1]}, "_idx entries: a list of exactly 1 distinct inputs"),
+    ({"_value": ["mid_conv"], "_idx": [0]}, "_value ['first_conv'] (the inputs at _idx)"),
+    ({"_value": ["first_conv"], "_idx": [False]}, "_idx entries in 0..1"),
+    ({"_value": "first_conv", "_idx": 0}, "_idx and _value as lists of the same length"),
+    ({"_idx": [0]}, "a dict with '_value' and '_idx'"),
+])
+def test_input_parameters_are_checked_by_choice_parse(entry, expected):
+    space = SearchSpace(Net())
+    params = to_nni_parameters(space, space.current())
+    params["pick"] = entry
+    with pytest.raises(ArchitectureError) as info:
+        from_nni_parameters(space, params)
+    assert info.value.keys == ["pick"]
+    assert expected in str(info.value)
+
+
+def test_layer_index_is_positional_even_with_digit_names():
+    """_idx is a position, so names that are digits but not positions are no ambiguity here."""
+    net = nn.Sequential(mutables.LayerChoice(OrderedDict([("1", nn.ReLU()), ("0", nn.Tanh())]), key="op"))
+    space = SearchSpace(net)
+    assert from_nni_parameters(space, {"op": {"_value": "0", "_idx": 1}}) == {"op": "0"}
+    with pytest.raises(ArchitectureError, match=r"_idx an int in 0\.\.1"):
+        from_nni_parameters(space, {"op": {"_value": "0", "_idx": 2}})
+
+
+def test_fingerprint_is_stable_across_versions():
+    """Journals on disk carry the fingerprint: the same space must keep the same hash."""
+    assert space_fingerprint(SearchSpace(Net())) == _FINGERPRINT_OF_NET
+
+
+_FINGERPRINT_OF_NET = "8c03115062b9fd5b"  # written by nasnb 0.2.0
 
 
 def test_fingerprint_depends_on_choices_only():

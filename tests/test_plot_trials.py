@@ -72,3 +72,24 @@ def test_plots_on_a_given_axes_keep_what_it_showed():
     assert fig.get_size_inches()[0] > 7  # the legend of 8 runs sits beside the axes
     styles = {(line.get_color(), line.get_linestyle(), line.get_marker()) for line in fig.axes[0].get_lines()}
     assert len(styles) == 8
+
+
+def _run(*best_scores):
+    """A stand-in Experiment whose trials score ``best_scores`` (None: the trial failed)."""
+    from types import SimpleNamespace
+
+    trials = [Trial(i, {}, "ok", s) if s is not None else Trial(i, {}, "failed") for i, s in enumerate(best_scores)]
+    return SimpleNamespace(history=trials, mode="max")
+
+
+def test_best_so_far_of_uneven_runs_is_not_biased_upward():
+    """A run without a score yet is not dropped from the mean (that would lift the curve): the mean
+    starts where every run has a score, and a run that stopped keeps its final best."""
+    lucky, unlucky, short = _run(0.9, 0.9, 0.9), _run(None, None, 0.3), _run(0.5)
+    assert _best_so_far_data({"g": [lucky, unlucky]}) == {"g": [None, None, 0.6]}
+    assert _best_so_far_data({"g": [lucky, short]}) == {"g": [0.7, 0.7, 0.7]}
+    assert _best_so_far_data({"g": [_run(0.2, 0.4, 0.8), short]}) == {"g": [0.35, 0.45, 0.65]}
+    assert _best_so_far_data({"g": [lucky, _run()]}) == {"g": [None, None, None]}  # one run never scored
+    fig = plot_best_so_far({"g": [lucky, unlucky]})
+    ys = fig.axes[0].get_lines()[0].get_ydata()
+    assert list(ys[2:]) == [pytest.approx(0.6)] and all(y != y for y in ys[:2])  # NaN: not drawn

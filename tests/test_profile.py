@@ -56,8 +56,18 @@ def test_profile_changes_with_the_architecture():
 
 def test_profile_restores_training_flags_and_needs_no_grad(seed_space):
     seed_space.model.train()
-    profile(seed_space, X, repeats=1)
+    seen = []
+    hook = seed_space.model.register_forward_hook(
+        lambda m, a, out: seen.append((torch.is_grad_enabled(), m.training, getattr(out, "requires_grad", None))))
+    try:
+        profile(seed_space, X, repeats=2)
+    finally:
+        hook.remove()
+    assert len(seen) == 4  # FLOPs count, warm-up, two timed runs
+    assert all(rec == (False, False, False) for rec in seen)  # eval, no autograd graph, no grad-tracking output
+    assert torch.is_grad_enabled()
     assert all(m.training for m in seed_space.model.modules())
+    assert all(p.grad is None for p in seed_space.model.parameters())
 
 
 def test_profile_several_outputs():

@@ -137,7 +137,8 @@ class TabularBenchmark:
 
     def save(self, path: str | os.PathLike[str], **meta: Any) -> None:
         """Write the table as JSON (with the space's fingerprint and NNI search space)."""
-        from ..nni_format import space_fingerprint, to_nni_search_space
+        from .._fingerprint import space_fingerprint
+        from ..nni_format import to_nni_search_space
 
         data = {
             "format": _FORMAT,
@@ -155,7 +156,7 @@ class TabularBenchmark:
     @classmethod
     def load(cls, space: SearchSpace, path: str | os.PathLike[str]) -> TabularBenchmark:
         """Read a table written by :meth:`save`; refuse one made for another space."""
-        from ..nni_format import space_fingerprint
+        from .._fingerprint import space_fingerprint
 
         with open(path, encoding="utf-8") as f:
             data = json.load(f)

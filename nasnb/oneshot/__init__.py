@@ -4,6 +4,10 @@ Each trainer turns the model's mutables into a supernet (weighted, sampled or ga
 trains it with your loss, optimizer and data, records every key's distribution over its
 candidates in :class:`ArchHistory`, and exports the final architecture in the core's
 format (``space.fix(trainer.export())`` is the final model).
+
+Every trainer follows one protocol: ``train()`` (a loop over ``step(batch)``; a loop of
+your own may call ``step`` and then ``finish()``), then ``export()`` gives an architecture
+of the space.
 """
 
 from __future__ import annotations

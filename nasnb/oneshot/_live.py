@@ -110,12 +110,6 @@ class LiveMonitor(Monitor):
         if self.plot and self.dirty and len(self.trainer.history):
             self._draw()
 
-    @property
-    def plot_fraction(self) -> float:
-        """Share of the wall time spent drawing so far."""
-        elapsed = time.perf_counter() - self.start
-        return self.draw_time / elapsed if elapsed > 0 else 0.0
-
 
 def make_monitor(trainer: Any, progress: bool | str, live_plot: bool | str) -> Monitor:
     """Pick the feedback for this run (``"auto"``: bar and plot in notebooks, text in scripts)."""

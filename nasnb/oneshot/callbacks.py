@@ -7,15 +7,24 @@ save leaves the previous file as it was.
 
 Examples
 --------
+>>> import torch
+>>> from torch import nn
+>>> from nasnb import mutables
+>>> from nasnb.oneshot import SPOSTrainer
 >>> from nasnb.oneshot.callbacks import Callback
->>> class CountEpochs(Callback):
+>>> class MeanLoss(Callback):
 ...     def __init__(self):
 ...         super().__init__()
 ...         self.seen = []
 ...     def on_epoch_end(self, epoch, logs):
-...         self.seen.append(epoch)
->>> CountEpochs().seen
-[]
+...         self.seen.append((epoch, sorted(logs)))
+>>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 2), nn.Linear(4, 2, bias=False)], key="fc"))
+>>> data = torch.utils.data.TensorDataset(torch.randn(16, 4), torch.randint(0, 2, (16,)))
+>>> cb = MeanLoss()
+>>> _ = SPOSTrainer(net, nn.functional.cross_entropy, num_epochs=2, dataset_train=data, batch_size=8,
+...                 callbacks=[cb], progress=False).train()
+>>> cb.seen
+[(0, ['loss']), (1, ['loss'])]
 """
 
 from __future__ import annotations
@@ -101,13 +110,45 @@ class Checkpoint(_DirCallback):
 
 
 class LRSchedulerCallback(Callback):
-    """Step a learning-rate scheduler at the end of every epoch."""
+    """Step a learning-rate scheduler after every epoch (``mode="epoch"``) or every batch (``"step"``).
+
+    Parameters
+    ----------
+    scheduler : torch.optim.lr_scheduler.LRScheduler
+        Any object with ``step()``.
+    mode : {"epoch", "step"}
+        ``"step"`` calls ``scheduler.step()`` after each training batch, for schedules
+        counted in steps (warm-up, one-cycle, cosine over all steps).
+
+    Raises
+    ------
+    ValueError
+        ``mode`` is neither "epoch" nor "step".
+
+    Examples
+    --------
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    >>> cb = LRSchedulerCallback(torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5), mode="step")
+    >>> for batch in range(3):  # a training step, then the callback's batch end
+    ...     opt.step()
+    ...     cb.on_batch_end(batch, {})
+    >>> cb.on_epoch_end(0, {})  # "step" mode: nothing at the epoch's end
+    >>> opt.param_groups[0]["lr"]
+    0.125
+    """
 
     def __init__(self, scheduler: Any, mode: str = "epoch"):
         super().__init__()
-        if mode != "epoch":
-            raise ValueError(f"LRSchedulerCallback mode must be 'epoch', got {mode!r}")
+        if mode not in ("epoch", "step"):
+            raise ValueError(f"LRSchedulerCallback mode must be 'epoch' or 'step', got {mode!r}")
         self.scheduler = scheduler
+        self.mode = mode
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        if self.mode == "step":
+            self.scheduler.step()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        self.scheduler.step()
+        if self.mode == "epoch":
+            self.scheduler.step()

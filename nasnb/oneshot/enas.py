@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..architecture import dump_json
+from ..architecture import Choice, dump_json
 from ..exceptions import SearchSpaceError
 from ..mutables import InputChoice, LayerChoice, MutableScope
 from ..space import SearchSpace
@@ -122,85 +122,22 @@ class EnasController(nn.Module):
         ``entropy`` and ``skip_penalty`` (each ``B``), and ``probs`` (key -> ``B x n``
         per-sample probabilities of each candidate).
         """
-        device = self.g_emb.device
-        H = self.g_emb.shape[1]
-        hs = [torch.zeros(batch, H, device=device) for _ in self.lstm]
-        cs = [torch.zeros(batch, H, device=device) for _ in self.lstm]
-        inputs = self.g_emb.expand(batch, H)
-        anchors: dict[str, torch.Tensor] = {}
-        log_prob = torch.zeros(batch, device=device)
-        entropy = torch.zeros(batch, device=device)
-        skip_penalty = torch.zeros(batch, device=device)
-        choices: dict[str, torch.Tensor] = {}
-        probs: dict[str, torch.Tensor] = {}
-
-        def step(x: torch.Tensor) -> torch.Tensor:
-            for i, cell in enumerate(self.lstm):
-                hs[i], cs[i] = cell(x, (hs[i], cs[i]))
-                x = hs[i]
-            return x
-
+        run = _Sampling(self, batch, greedy, generator)
         for event, key in self.program:
             if event == "exit":
-                anchors[key] = hs[-1]
+                run.anchors[key] = run.hs[-1]
                 continue
             spec = self.specs[key]
             if spec.size <= 1:
-                default = torch.tensor(spec.default, dtype=torch.long, device=device)
-                choices[key] = default.expand(batch, len(spec.default))
-                probs[key] = torch.zeros(batch, spec.n_candidates, device=device).index_fill(1, default, 1.0)
-                continue
-            slot = self.slot[key]
-            hid = step(inputs)
-            if spec.kind == "layer":
-                logits = self._shape(self.heads[slot](hid))
-                p = torch.softmax(logits, -1)
-                idx = p.argmax(-1) if greedy else torch.multinomial(p.detach(), 1, generator=generator).squeeze(1)
-                logp = torch.log_softmax(logits, -1)
-                log_prob = log_prob + logp.gather(1, idx[:, None]).squeeze(1)
-                entropy = entropy - (p * logp).sum(-1)
-                inputs = self.embeds[slot](idx)
-                choices[key] = idx[:, None]
-                probs[key] = p
-                anchors[key] = hid
-                continue
-            cand = [anchors[name] if name in anchors else self.anchor_emb[slot][i].expand(batch, H)
-                    for i, name in enumerate(spec.names)]
-            A = torch.stack(cand, 1)  # B x n x H
-            score = self.v_attn(torch.tanh(self.attn_anchor(A) + self.attn_query(hid)[:, None, :])).squeeze(-1)
-            score = self._shape(score)
-            if spec.n_chosen is None:
-                p_keep = torch.sigmoid(score)
-                keep = (p_keep > 0.5) if greedy else (torch.rand(p_keep.shape, generator=generator,
-                                                                 device=device) < p_keep.detach())
-                keep = keep.float()
-                log_prob = log_prob + (keep * F.logsigmoid(score) + (1 - keep) * F.logsigmoid(-score)).sum(-1)
-                entropy = entropy + F.binary_cross_entropy_with_logits(score, p_keep, reduction="none").sum(-1)
-                t = torch.tensor(self.skip_target, device=device)
-                kl = p_keep * torch.log(p_keep.clamp_min(1e-8) / t) + (1 - p_keep) * torch.log(
-                    (1 - p_keep).clamp_min(1e-8) / (1 - t))
-                skip_penalty = skip_penalty + kl.sum(-1)
-                inputs = (keep[..., None] * A).sum(1) / (1.0 + keep.sum(1, keepdim=True))
-                choices[key] = keep.bool()
-                probs[key] = p_keep
+                run.fixed(key, spec)
+            elif spec.kind == "layer":
+                run.layer(key, spec)
+            elif spec.n_chosen is None:
+                run.any_subset(key, spec)
             else:
-                mask = torch.zeros_like(score, dtype=torch.bool)
-                inclusion = torch.zeros_like(score)
-                for _ in range(spec.n_chosen):
-                    logits = score.masked_fill(mask, float("-inf"))
-                    p = torch.softmax(logits, -1)
-                    logp = torch.log_softmax(logits, -1)
-                    idx = p.argmax(-1) if greedy else torch.multinomial(p.detach(), 1, generator=generator).squeeze(1)
-                    log_prob = log_prob + logp.gather(1, idx[:, None]).squeeze(1)
-                    entropy = entropy - (p * logp.masked_fill(mask, 0.0)).sum(-1)
-                    inclusion = inclusion + p
-                    mask = mask.scatter(1, idx[:, None], True)
-                inputs = (mask[..., None].float() * A).sum(1) / spec.n_chosen
-                choices[key] = mask.nonzero()[:, 1].reshape(batch, spec.n_chosen)
-                probs[key] = inclusion.clamp(max=1.0)
-            anchors[key] = hid
-        return {"choices": choices, "log_prob": log_prob, "entropy": entropy,
-                "skip_penalty": skip_penalty, "probs": probs}
+                run.fixed_count(key, spec)
+        return {"choices": run.choices, "log_prob": run.log_prob, "entropy": run.entropy,
+                "skip_penalty": run.skip_penalty, "probs": run.probs}
 
     def decode(self, choices: Mapping[str, torch.Tensor]) -> list[dict[str, tuple[int, ...]]]:
         """Per-sample ``key -> sorted index tuple`` from :meth:`forward`'s ``choices``."""
@@ -214,6 +151,106 @@ class EnasController(nn.Module):
             else:
                 columns[key] = [tuple(sorted(r)) for r in rows]
         return [{k: col[b] for k, col in columns.items()} for b in range(batch)]
+
+
+class _Sampling:
+    """The state of one batched walk of :class:`EnasController` over the space's keys."""
+
+    def __init__(self, controller: EnasController, batch: int, greedy: bool, generator: torch.Generator | None):
+        self.c, self.batch, self.greedy, self.generator = controller, batch, greedy, generator
+        self.device = device = controller.g_emb.device
+        self.H = H = controller.g_emb.shape[1]
+        self.hs = [torch.zeros(batch, H, device=device) for _ in controller.lstm]
+        self.cs = [torch.zeros(batch, H, device=device) for _ in controller.lstm]
+        self.inputs = controller.g_emb.expand(batch, H)
+        self.anchors: dict[str, torch.Tensor] = {}
+        self.log_prob = torch.zeros(batch, device=device)
+        self.entropy = torch.zeros(batch, device=device)
+        self.skip_penalty = torch.zeros(batch, device=device)
+        self.choices: dict[str, torch.Tensor] = {}
+        self.probs: dict[str, torch.Tensor] = {}
+
+    def lstm_step(self) -> torch.Tensor:
+        x = self.inputs
+        for i, cell in enumerate(self.c.lstm):
+            self.hs[i], self.cs[i] = cell(x, (self.hs[i], self.cs[i]))
+            x = self.hs[i]
+        return x
+
+    def draw(self, p: torch.Tensor) -> torch.Tensor:
+        """One index per row of ``p``: the argmax (greedy) or a sample."""
+        if self.greedy:
+            return p.argmax(-1)
+        return torch.multinomial(p.detach(), 1, generator=self.generator).squeeze(1)
+
+    def fixed(self, key: str, spec: Choice) -> None:
+        """A key with a single option: its default, no LSTM step."""
+        default = torch.tensor(spec.default, dtype=torch.long, device=self.device)
+        self.choices[key] = default.expand(self.batch, len(spec.default))
+        self.probs[key] = torch.zeros(self.batch, spec.n_candidates, device=self.device).index_fill(1, default, 1.0)
+
+    def layer(self, key: str, spec: Choice) -> None:
+        slot = self.c.slot[key]
+        hid = self.lstm_step()
+        logits = self.c._shape(self.c.heads[slot](hid))
+        p = torch.softmax(logits, -1)
+        idx = self.draw(p)
+        logp = torch.log_softmax(logits, -1)
+        self.log_prob = self.log_prob + logp.gather(1, idx[:, None]).squeeze(1)
+        self.entropy = self.entropy - (p * logp).sum(-1)
+        self.inputs = self.c.embeds[slot](idx)
+        self.choices[key] = idx[:, None]
+        self.probs[key] = p
+        self.anchors[key] = hid
+
+    def _attention(self, key: str, spec: Choice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(hidden state, anchors B x n x H, attention scores B x n) of an InputChoice."""
+        slot = self.c.slot[key]
+        hid = self.lstm_step()
+        cand = [self.anchors[name] if name in self.anchors else self.c.anchor_emb[slot][i].expand(self.batch, self.H)
+                for i, name in enumerate(spec.names)]
+        A = torch.stack(cand, 1)  # B x n x H
+        c = self.c
+        score = c.v_attn(torch.tanh(c.attn_anchor(A) + c.attn_query(hid)[:, None, :])).squeeze(-1)
+        return hid, A, c._shape(score)
+
+    def any_subset(self, key: str, spec: Choice) -> None:
+        """``n_chosen=None``: an independent keep/skip per input, with the skip penalty."""
+        hid, A, score = self._attention(key, spec)
+        p_keep = torch.sigmoid(score)
+        keep = (p_keep > 0.5) if self.greedy else (
+            torch.rand(p_keep.shape, generator=self.generator, device=self.device) < p_keep.detach())
+        keep = keep.float()
+        self.log_prob = self.log_prob + (keep * F.logsigmoid(score) + (1 - keep) * F.logsigmoid(-score)).sum(-1)
+        self.entropy = self.entropy + F.binary_cross_entropy_with_logits(score, p_keep, reduction="none").sum(-1)
+        t = torch.tensor(self.c.skip_target, device=self.device)
+        kl = p_keep * torch.log(p_keep.clamp_min(1e-8) / t) + (1 - p_keep) * torch.log(
+            (1 - p_keep).clamp_min(1e-8) / (1 - t))
+        self.skip_penalty = self.skip_penalty + kl.sum(-1)
+        self.inputs = (keep[..., None] * A).sum(1) / (1.0 + keep.sum(1, keepdim=True))
+        self.choices[key] = keep.bool()
+        self.probs[key] = p_keep
+        self.anchors[key] = hid
+
+    def fixed_count(self, key: str, spec: Choice) -> None:
+        """``n_chosen=k``: ``k`` draws without replacement by attention over the inputs' anchors."""
+        hid, A, score = self._attention(key, spec)
+        n_chosen = spec.n_chosen or 0
+        mask = torch.zeros_like(score, dtype=torch.bool)
+        inclusion = torch.zeros_like(score)
+        for _ in range(n_chosen):
+            logits = score.masked_fill(mask, float("-inf"))
+            p = torch.softmax(logits, -1)
+            logp = torch.log_softmax(logits, -1)
+            idx = self.draw(p)
+            self.log_prob = self.log_prob + logp.gather(1, idx[:, None]).squeeze(1)
+            self.entropy = self.entropy - (p * logp.masked_fill(mask, 0.0)).sum(-1)
+            inclusion = inclusion + p
+            mask = mask.scatter(1, idx[:, None], True)
+        self.inputs = (mask[..., None].float() * A).sum(1) / n_chosen
+        self.choices[key] = mask.nonzero()[:, 1].reshape(self.batch, n_chosen)
+        self.probs[key] = inclusion.clamp(max=1.0)
+        self.anchors[key] = hid
 
 
 def _default_reward(output: Any, target: torch.Tensor) -> torch.Tensor:
@@ -248,6 +285,7 @@ class EnasTrainer(OneShotTrainer):
     kind = "probability"
     arch_split = 0.1
     uses_arch_data = True
+    arch_batch_per_step = False  # the controller's rewards come from the architecture data, per epoch
 
     def __init__(self, model: Any, loss: Any, metrics: Any = None, optimizer: Any = None, num_epochs: int = 1,
                  dataset_train: Any = None, dataset_valid: Any = None, *,
@@ -291,16 +329,24 @@ class EnasTrainer(OneShotTrainer):
         torch.set_rng_state(torch_state)
         self.controller_optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.controller_lr)
         self.baseline: float | None = None
-        self._decisions = [(k, self.space.decision(k)) for k in self.space]
         self._queue: list[dict[str, tuple[int, ...]]] = []
+        self._decisions = [(k, self.space.decision(k)) for k in self.space]
         self._weights_cache: dict[str, list[float]] | None = None
 
     def _make_controller(self) -> EnasController:
         """The policy to train (built under the trainer's seed)."""
         return EnasController(self.space, **self._controller_args)
 
-    def _set(self, arch: Mapping[str, tuple[int, ...]]) -> None:
-        with self.space.batch():  # observers hear one batched change
+    def _set(self, arch: Mapping[str, tuple[int, ...]], checked: bool = True) -> None:
+        """Apply ``key -> indices`` with one batch of observer notifications (the compat trainer extends it).
+
+        ``checked=False`` skips :meth:`SearchSpace.set_indices`'s validation, for the
+        per-step path whose indices the controller decoded (valid by construction).
+        """
+        if checked:
+            self.space.set_indices(arch)
+            return
+        with self.space.batch():
             for key, decision in self._decisions:
                 decision.set(arch[key])
 
@@ -310,7 +356,7 @@ class EnasTrainer(OneShotTrainer):
             with torch.no_grad():
                 sample = self.controller(64, generator=self.generator)
             self._queue = self.controller.decode(sample["choices"])[::-1]
-        self._set(self._queue.pop())
+        self._set(self._queue.pop(), checked=False)
         _, loss = self._forward_loss(x, y)
         value = self._finite(float(loss.detach()), "training loss")
         self._weight_update(loss)
@@ -318,13 +364,23 @@ class EnasTrainer(OneShotTrainer):
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         logs = super()._train_epoch(epoch)
+        logs.update(self.train_controller(epoch))
+        return logs
+
+    def train_controller(self, epoch: int | None = None) -> dict[str, float]:
+        """``controller_steps`` REINFORCE updates of the controller on the architecture data.
+
+        :meth:`train` runs them after each epoch of weight steps; a loop of your own over
+        :meth:`step` calls this where it wants the controller trained. Returns the mean
+        ``reward`` (empty if ``controller_steps`` is 0).
+        """
         self._queue = []
-        logs.update(self._train_controller(epoch))
+        logs = self._train_controller(self.epoch if epoch is None else epoch)
         self._queue = []
         return logs
 
     def _train_controller(self, epoch: int) -> dict[str, float]:
-        batches = self._arch_batches(epoch + 7919)
+        batches = self.data.arch_batches(epoch + 7919)
         rewards_seen: list[float] = []
         self.controller.train()
         for _ in range(self.controller_steps):
@@ -333,8 +389,8 @@ class EnasTrainer(OneShotTrainer):
             rewards = []
             with torch.no_grad():
                 for arch in archs:
-                    self._set(arch)
-                    xa, ya = next(batches)
+                    self._set(arch, checked=False)  # decoded from the controller
+                    xa, ya = self.data.to_device(next(batches))
                     out = self.model(xa)
                     r = float(self.reward_function(out, ya))
                     rewards.append(self._finite(r, "controller reward"))

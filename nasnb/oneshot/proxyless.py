@@ -27,7 +27,7 @@ Examples
 >>> data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
 >>> trainer = ProxylessTrainer(net, nn.functional.cross_entropy, num_epochs=1, dataset_train=data,
 ...                            batch_size=8, cost="params", cost_weight=1.0, progress=False)
->>> trainer.costs["op"]
+>>> trainer.costs["op"]  # measured on first use
 [72.0, 0.0]
 >>> _ = trainer.train()
 >>> trainer.export() == trainer.space.current()
@@ -36,17 +36,16 @@ True
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from .._device import to_device
+from .._measure import EvalNoGrad, ParamTable, count_flops, latency_ms
 from .._reduction import reduce_outputs
 from ..exceptions import SearchSpaceError
-from ..mutables import LayerChoice
 from ._base import OneShotTrainer
 
 __all__ = ["ProxylessTrainer"]
@@ -184,9 +183,7 @@ class ProxylessTrainer(OneShotTrainer):
         self._probs: dict[str, list[float]] = {}
         self._refresh_probs()
         self.mixer.active = {k: self.space[k].default for k in self.space}
-        self.costs: dict[str, list[float]] = {}
-        if self.cost is not None:
-            self.costs = self._measure_costs()
+        self._costs: dict[str, list[float]] | None = None  # measured on first use (see costs)
 
     # ------------------------------------------------------------ probs
     def _probabilities(self) -> dict[str, torch.Tensor]:
@@ -237,59 +234,63 @@ class ProxylessTrainer(OneShotTrainer):
         return result
 
     # ------------------------------------------------------------- cost
+    @property
+    def costs(self) -> dict[str, list[float]]:
+        """Per-candidate cost of each key (``cost``), measured on first use, not in the constructor.
+
+        "params" reads the parameter counts; "flops" and "latency" run one forward of
+        ``example_input`` to capture each candidate's input, then measure every candidate
+        on it (shared keys count once per mutable).
+        """
+        if self._costs is None:
+            self._costs = self._measure_costs() if self.cost is not None else {}
+        return self._costs
+
+    @costs.setter
+    def costs(self, value: Mapping[str, Sequence[float]]) -> None:
+        self._costs = {k: [float(v) for v in vals] for k, vals in value.items()}
+
     def _measure_costs(self) -> dict[str, list[float]]:
         if isinstance(self.cost, Mapping):
             return {k: [float(v) for v in vals] for k, vals in self.cost.items()}
-        costs: dict[str, list[float]] = {}
         if self.cost == "params":
-            for key, spec in self.space.items():
-                if spec.kind == "layer":
-                    mods = [m for m in self.space.mutables(key) if isinstance(m, LayerChoice)]
-                    costs[key] = [float(sum(sum(p.numel() for p in m[i].parameters()) for m in mods))
-                                  for i in range(spec.n_candidates)]
-            return costs
-        example = self.example_input
-        if example is None:
-            example = next(iter(self._loader(self.dataset_train, False, 0)))[0][:1]
-        example = example.to(self.device)
-        self.mixer.capture = {}
-        self.space.set_mixer(self.mixer)
-        was = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                self.model(example)
-            for key, (mutable, args, kwargs) in self.mixer.capture.items():
-                n_shared = len(self.space.mutables(key))
-                costs[key] = [n_shared * self._candidate_cost(op, args, kwargs) for op in mutable]
-        finally:
-            self.mixer.capture = None
-            self.space.clear_mixer()
-            self.model.train(was)
+            table = ParamTable(self.space)
+            return {key: [float(n) for n in table.candidates(key)]
+                    for key, spec in self.space.items() if spec.kind == "layer"}
+        costs: dict[str, list[float]] = {}
+        for key, (mutable, args, kwargs) in self._capture_candidate_inputs().items():
+            n_shared = len(self.space.mutables(key))
+            costs[key] = [n_shared * self._candidate_cost(op, args, kwargs) for op in mutable]
         return costs
 
+    def _capture_candidate_inputs(self) -> dict[str, tuple[Any, tuple[Any, ...], dict[str, Any]]]:
+        """key -> (first LayerChoice, its args, kwargs) from one no-grad forward of the example input."""
+        example = self.example_input
+        if example is None:
+            example = next(iter(self.data.loader(self.dataset_train, False, 0)))[0][:1]
+        example = to_device(example, self.device)
+        capture: dict[str, tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
+        mixer, entered = self.mixer, self._depth > 0
+        mixer.capture = capture
+        if not entered:
+            self.space.set_mixer(mixer)
+        try:
+            with EvalNoGrad(self.model):
+                self.model(example)
+        finally:
+            mixer.capture = None
+            if not entered:
+                self.space.clear_mixer()
+        return capture
+
     def _candidate_cost(self, op: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> float:
+        def run() -> Any:
+            return op(*args, **kwargs)
+
         with torch.no_grad():
             if self.cost == "flops":
-                from torch.utils.flop_counter import FlopCounterMode
-
-                with FlopCounterMode(display=False) as counter:
-                    op(*args, **kwargs)
-                return float(counter.get_total_flops())
-
-            def sync() -> None:
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize()
-
-            op(*args, **kwargs)
-            times = []
-            for _ in range(7):
-                sync()
-                t0 = time.perf_counter()
-                op(*args, **kwargs)
-                sync()
-                times.append(time.perf_counter() - t0)
-            return statistics.median(times) * 1e6  # microseconds
+                return float(count_flops(run)[0])
+            return latency_ms(run, self.device, repeats=7) * 1e3  # microseconds
 
     def expected_cost(self) -> torch.Tensor:
         """``sum_key sum_i p_i * cost_i`` under the current alphas (differentiable)."""
@@ -311,6 +312,8 @@ class ProxylessTrainer(OneShotTrainer):
 
     # -------------------------------------------------------------- steps
     def _enter(self) -> None:
+        if self.cost is not None and self._costs is None:
+            self._costs = self._measure_costs()  # before the mixer samples paths
         self.space.set_mixer(self.mixer)
 
     def _exit(self) -> None:

@@ -19,23 +19,26 @@ Examples
 >>> trainer = SPOSTrainer(net, nn.functional.cross_entropy, accuracy, num_epochs=1, dataset_train=data,
 ...                       dataset_valid=data, batch_size=8, progress=False)
 >>> _ = trainer.train()
->>> best = trainer.search(population=2, generations=1, seed=0)
->>> sorted(best) == sorted(trainer.export())
-True
+>>> best = trainer.search(population=2, generations=2, seed=0)
+>>> [arch for arch, _ in trainer.search_results]  # both architectures of the space, best score first
+[{'act': 1}, {'act': 0}]
+>>> trainer.search_results[0][1] >= trainer.search_results[1][1], trainer.export() == best
+(True, True)
 """
 
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..exceptions import NasnbError
-from ..mutables import LayerChoice
-from ._base import OneShotTrainer, TrainingError
+from .._measure import EvalNoGrad, ParamTable, count_flops
+from ._base import OneShotTrainer
+from ._spos_search import EvolutionSearch
 from .history import ArchHistory
 
 __all__ = ["SPOSTrainer"]
@@ -53,13 +56,23 @@ class SPOSTrainer(OneShotTrainer):
         sampled path per batch (the supernet's average quality).
     **kwargs
         Everything else :class:`~nasnb.oneshot.OneShotTrainer` takes.
+
+    Notes
+    -----
+    :meth:`export` returns the best architecture of :meth:`search`. When no search has
+    run, ``export()`` runs ``search()`` with its defaults (``population=20,
+    generations=5, mutation_prob=0.1``, no parameter/FLOPs bounds, scored on
+    ``dataset_valid``) and warns with a ``UserWarning`` saying so; call
+    ``search(...)`` first to choose others. ``train()`` alone leaves the model on the
+    last sampled path.
     """
 
     kind = "frequency"
 
     def _build(self) -> None:
+        self._samplers = [(k, self.space[k].draw) for k in self.space]
         self._decisions = [(k, self.space.decision(k)) for k in self.space]
-        self._samplers = [(k, d, self.space[k].draw) for k, d in self._decisions]
+        self._param_table: ParamTable | None = None
         self._counts = {k: [0] * self.space[k].n_candidates for k in self.space}
         self._n_samples = 0
         self._scoring = False
@@ -70,11 +83,23 @@ class SPOSTrainer(OneShotTrainer):
     def sample(self, rng: random.Random | None = None) -> Indices:
         """Draw and apply a uniform architecture (returns key -> indices); used per training step."""
         rng = rng or self.rng
-        arch = {key: draw(rng) for key, _, draw in self._samplers}
-        with self.space.batch():  # observers hear one batched change
-            for key, decision, _ in self._samplers:
-                decision.set(arch[key])
+        arch = {key: draw(rng) for key, draw in self._samplers}
+        self._set(arch, checked=False)  # drawn valid
         return arch
+
+    def _set(self, indices: Mapping[str, tuple[int, ...]], checked: bool = True) -> None:
+        """Apply ``key -> indices`` with one batch of observer notifications (the compat trainer extends it).
+
+        ``checked=False`` skips :meth:`SearchSpace.set_indices`'s validation, for the
+        per-step path whose indices are valid by construction (``Choice.draw``): the
+        check costs about 5 us per key, which would quadruple a 30-key resample.
+        """
+        if checked:
+            self.space.set_indices(indices)
+            return
+        with self.space.batch():
+            for key, decision in self._decisions:
+                decision.set(indices[key])
 
     def _train_step(self, x: Any, y: Any, arch_batch: Any) -> dict[str, float]:
         arch = self.sample()
@@ -103,55 +128,36 @@ class SPOSTrainer(OneShotTrainer):
         return {k: [c / self._n_samples for c in counts] for k, counts in self._counts.items()}
 
     def _export_indices(self) -> Indices:
-        if self.best is None:
-            raise NasnbError("SPOSTrainer has no searched architecture yet; call trainer.search(...) after "
-                             "trainer.train() (SPOS exports the best architecture the evolution found)")
-        return {k: self.space[k].parse(v) for k, v in self.best.items()}
+        best = self.best
+        if best is None:
+            warnings.warn(f"{type(self).__name__}.export(): no search has run yet, so it runs search() with its "
+                          f"defaults (population=20, generations=5, mutation_prob=0.1, no params/flops bounds, "
+                          f"scored on dataset_valid); call trainer.search(population=..., generations=..., "
+                          f"params=..., flops=...) before export() to choose others", UserWarning, stacklevel=3)
+            best = self.search()
+        return {k: self.space[k].parse(v) for k, v in best.items()}
 
     def _apply_export(self) -> None:
         if self.best is not None:
             super()._apply_export()
 
     # ------------------------------------------------------------ search
+    @property
+    def params_table(self) -> ParamTable:
+        """Parameter counts of every candidate (read once): ``params_table.of(indices)``."""
+        if self._param_table is None:
+            self._param_table = ParamTable(self.space)
+        return self._param_table
+
     def arch_params(self, arch: Mapping[str, Any]) -> int:
         """Parameters of the fixed model for ``arch`` (without building it)."""
         indices = {k: self.space[k].parse(v) for k, v in self.space.validate(arch).items()}
-        return self._params_of(indices)
-
-    def _params_of(self, indices: Indices) -> int:
-        if not hasattr(self, "_param_table"):
-            inside: set[int] = set()
-            table: dict[str, list[list[int]]] = {}
-            for key in self.space:
-                for m in self.space.mutables(key):
-                    if isinstance(m, LayerChoice):
-                        per = []
-                        for cand in m:
-                            ids = {id(p): p.numel() for p in cand.parameters()}
-                            inside.update(ids)
-                            per.append(sum(ids.values()))
-                        table.setdefault(key, []).append(per)
-            base = sum(p.numel() for p in self.model.parameters() if id(p) not in inside)
-            self._param_table = (base, table)
-        base, table = self._param_table
-        unused = self.space.unused_of(indices)  # edges the architecture drops are not in the fixed model
-        return base + sum(per[indices[k][0]] for k, rows in table.items() if k not in unused for per in rows)
+        return self.params_table.of(indices)
 
     def _flops_of(self, indices: Indices, example: Any) -> float:
-        from torch.utils.flop_counter import FlopCounterMode
-
         self._set(indices)
-        was = self.model.training
-        self.model.eval()
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            self.model(example)
-        self.model.train(was)
-        return float(counter.get_total_flops())
-
-    def _set(self, indices: Indices) -> None:
-        with self.space.batch():
-            for key, decision in self._decisions:
-                decision.set(indices[key])
+        with EvalNoGrad(self.model):
+            return float(count_flops(lambda: self.model(example))[0])
 
     @torch.no_grad()
     def _recalibrate_bn(self, batches: Sequence[Any]) -> None:
@@ -186,6 +192,11 @@ class SPOSTrainer(OneShotTrainer):
                bn_batches: int = 5, seed: int | None = None, max_tries: int = 1000) -> dict[str, Any]:
         """Evolve architectures over the trained supernet; return (and remember) the best.
 
+        The evolution's mutation, crossover and selection are those of
+        :mod:`nasnb.strategy.evolution` (see :class:`~nasnb.oneshot._spos_search.EvolutionSearch`).
+        Every scored architecture is kept in ``search_results`` (best first) and each
+        generation's make-up in ``search_history``.
+
         Parameters
         ----------
         population, generations : int
@@ -203,97 +214,29 @@ class SPOSTrainer(OneShotTrainer):
             Training batches used to recalibrate BatchNorm statistics before each score.
         seed : int, optional
             Seeds the evolution (default: the trainer's seed).
+        max_tries : int
+            Random draws (and breeding attempts per round) before giving up on the constraints.
 
         Raises
         ------
         NasnbError
             No architecture satisfies the constraints within ``max_tries`` samples.
+        TrainingError
+            No data to score on (neither ``data`` nor ``dataset_valid``).
         """
-        data = self.dataset_valid if data is None else data
-        if data is None:
-            raise TrainingError("SPOSTrainer.search needs data to score on: pass data= or dataset_valid")
-        if population < 2 or generations < 1:
-            raise ValueError(f"population must be >= 2 and generations >= 1, got {population} and {generations}")
-        rng = random.Random(self.seed if seed is None else seed)
-        top_k = top_k or max(1, population // 2)
-        calib = []
-        if bn_batches:
-            for i, batch in enumerate(self._loader(self.dataset_train, True, 99991)):
-                if i >= bn_batches:
-                    break
-                calib.append(self._to_device(batch))
-        example = calib[0][0][:1] if calib else next(iter(self._loader(data, False, 0)))[0][:1].to(self.device)
-        current = {k: d.indices for k, d in self._decisions}
-        cache: dict[tuple[tuple[int, ...], ...], float] = {}
-        keys = list(self.space)
-
-        flops_cache: dict[tuple[tuple[int, ...], ...], float] = {}
-
-        def legal(ind: Indices) -> bool:
-            if params is not None and not _within(self._params_of(ind), params):
-                return False
-            if flops is not None:
-                sig = signature(ind)
-                if sig not in flops_cache:
-                    flops_cache[sig] = self._flops_of(ind, example)
-                if not _within(flops_cache[sig], flops):
-                    return False
-            return constraint is None or bool(constraint(self._readable(ind)))
-
-        def random_legal() -> Indices:
-            for _ in range(max_tries):
-                ind = {k: draw(rng) for k, _, draw in self._samplers}
-                if legal(ind):
-                    return ind
-            raise NasnbError(f"no architecture satisfied the constraints (params={params}, flops={flops}, "
-                             f"constraint={constraint}) in {max_tries} random samples; loosen them")
-
-        def signature(ind: Indices) -> tuple[tuple[int, ...], ...]:
-            return tuple(ind[k] for k in keys)
-
-        samplers = {k: draw for k, _, draw in self._samplers}
+        run = EvolutionSearch(self, population=population, generations=generations, top_k=top_k,
+                              mutation_prob=mutation_prob, params=params, flops=flops, constraint=constraint,
+                              data=data, bn_batches=bn_batches, seed=seed, max_tries=max_tries)
+        current = self.space.indices()
         was_training = self.model.training
-        pop: list[Indices] = []
         try:
-            while len(pop) < population:
-                pop.append(random_legal())
-            for gen in range(generations):
-                scored = []
-                for ind in pop:
-                    sig = signature(ind)
-                    if sig not in cache:
-                        cache[sig] = self._score(ind, calib, data)
-                    scored.append((cache[sig], ind))
-                scored.sort(key=lambda t: -t[0])
-                self._record_population([ind for _, ind in scored], gen)
-                if gen == generations - 1:
-                    break
-                parents = [ind for _, ind in scored[:top_k]]
-                children: list[Indices] = list(parents)
-                seen = {signature(c) for c in children}
-                tries = 0
-                while len(children) < population and tries < max_tries:
-                    tries += 1
-                    if rng.random() < 0.5:
-                        p = rng.choice(parents)
-                        child = {k: (samplers[k](rng) if rng.random() < mutation_prob else p[k]) for k in keys}
-                    else:
-                        a, b = rng.choice(parents), rng.choice(parents)
-                        child = {k: (a[k] if rng.random() < 0.5 else b[k]) for k in keys}
-                    if signature(child) in seen or not legal(child):
-                        continue
-                    seen.add(signature(child))
-                    children.append(child)
-                while len(children) < population:
-                    children.append(random_legal())
-                pop = children
+            results = run.run()
         finally:
             self._set(current)
             self.model.train(was_training)
-        results = sorted(((score, sig) for sig, score in cache.items()), key=lambda t: -t[0])
-        self.search_results = [(self._readable(dict(zip(keys, sig))), score) for score, sig in results]
+        self.search_results = [(self._readable(ind), score) for ind, score in results]
         self.best = self.search_results[0][0]
-        self._set({k: self.space[k].parse(v) for k, v in self.best.items()})
+        self._set(results[0][0])
         return dict(self.best)
 
     def _readable(self, ind: Indices) -> dict[str, Any]:
@@ -315,7 +258,3 @@ class SPOSTrainer(OneShotTrainer):
         self._n_samples = int(state["n_samples"])
         self.best = state["best"]
 
-
-def _within(value: float, bounds: tuple[float | None, float | None]) -> bool:
-    low, high = bounds
-    return (low is None or value >= low) and (high is None or value <= high)

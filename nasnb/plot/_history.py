@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from nasnb.oneshot import ArchHistory
 
+from ._graph import draw_edges, frame, graph_axes
 from ._style import MIN_FONTSIZE, figure_of, series_style
 
 __all__ = ["plot_arch_entropy", "plot_arch_graph", "plot_arch_heatmap", "plot_arch_weights"]
@@ -289,7 +290,7 @@ def plot_arch_entropy(history: ArchHistory, *, ax: Axes | None = None) -> Figure
 
 def _graph_data(graph: nx.DiGraph, weights: Mapping[str, list[float]]) -> dict[str, Any]:
     """Node positions/labels and edges with a ``weight`` in [0, 1] (1 for fixed edges)."""
-    from nasnb.graph import layered_layout
+    from nasnb.graph_layout import layered_layout
 
     pos = layered_layout(graph)
     nodes = {}
@@ -331,41 +332,44 @@ def plot_arch_graph(graph: nx.DiGraph, history: ArchHistory, *, index: int = -1,
         From :func:`nasnb.graph.build_graph` (``build_graph(trainer.space, example_input)``).
     history : ArchHistory
         ``trainer.history``.
-    """
-    from matplotlib.collections import LineCollection
-    from matplotlib.figure import Figure
 
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from nasnb import mutables
+    >>> from nasnb.graph import build_graph
+    >>> from nasnb.oneshot import ArchHistory
+    >>> net = nn.Sequential(nn.Linear(2, 2), mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"))
+    >>> h = ArchHistory({"act": ["0", "1"]}, kind="softmax")
+    >>> h.append({"act": [0.9, 0.1]}, step=0, epoch=0.0)
+    >>> fig = plot_arch_graph(build_graph(net, torch.zeros(1, 2)), h)
+    >>> sorted(t.get_text().splitlines()[-1] for t in fig.axes[0].texts if "Tanh" in t.get_text() or "ReLU" in t.get_text())
+    ['0.10', '0.90']
+    """
     _check(history)
     d = _graph_data(graph, history.records[index].weights)
     xs = [n["x"] for n in d["nodes"].values()] or [0.0]
     ys = [n["y"] for n in d["nodes"].values()] or [0.0]
     labels = {name: _wrap(n["label"]) if n["weight"] is None else f"{_wrap(n['label'])}\n{n['weight']:.2f}"
               for name, n in d["nodes"].items()}
-    if ax is None:
-        # inches per layout unit: room for the widest label between layers and for the tallest
-        # label between stacked candidates (half a unit apart), at MIN_FONTSIZE
-        widest = max((len(line) for text in labels.values() for line in text.split("\n")), default=4)
-        tallest = max((text.count("\n") + 1 for text in labels.values()), default=1)
-        x_unit = max(1.3, 0.078 * widest + 0.35)
-        y_unit = max(0.85, (tallest * MIN_FONTSIZE * 1.15 / 72 + 0.14) / 0.5)
-        fig = Figure(figsize=(max(5.0, x_unit * (max(xs) - min(xs) + 1.2)),
-                              max(3.0, y_unit * (max(ys) - min(ys) + 1.2))))
-        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    else:
-        fig = figure_of(ax)
-    segs = [[(e["x"][0], e["y"][0]), (e["x"][1], e["y"][1])] for e in d["edges"]]
-    colors = [(0.12, 0.47, 0.71, 0.1 + 0.9 * e["weight"]) for e in d["edges"]]
-    widths = [0.5 + 3.0 * e["weight"] for e in d["edges"]]
-    ax.add_collection(LineCollection(segs, colors=colors, linewidths=widths, zorder=1))
+    # inches per layout unit: room for the widest label between layers and for the tallest
+    # label between stacked candidates (half a unit apart), at MIN_FONTSIZE
+    widest = max((len(line) for text in labels.values() for line in text.split("\n")), default=4)
+    tallest = max((text.count("\n") + 1 for text in labels.values()), default=1)
+    x_unit = max(1.3, 0.078 * widest + 0.35)
+    y_unit = max(0.85, (tallest * MIN_FONTSIZE * 1.15 / 72 + 0.14) / 0.5)
+    fig, ax = graph_axes(ax, (max(5.0, x_unit * (max(xs) - min(xs) + 1.2)), max(3.0, y_unit * (max(ys) - min(ys) + 1.2))))
+    draw_edges(ax, [[(e["x"][0], e["y"][0]), (e["x"][1], e["y"][1])] for e in d["edges"]],
+               colors=[(0.12, 0.47, 0.71, 0.1 + 0.9 * e["weight"]) for e in d["edges"]],
+               widths=[0.5 + 3.0 * e["weight"] for e in d["edges"]])
     for name, n in d["nodes"].items():
         shade = None if n["weight"] is None else 0.25 + 0.75 * min(max(n["weight"], 0.0), 1.0)
         ax.text(n["x"], n["y"], labels[name], ha="center", va="center", fontsize=MIN_FONTSIZE, zorder=3,
                 color="white" if shade is not None and shade > 0.6 else "black", linespacing=1.1,
                 bbox={"boxstyle": "round,pad=0.25", "facecolor": (0.12, 0.47, 0.71, shade) if shade is not None
                       else "#eeeeee", "edgecolor": "none"})
-    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
-    ax.set_axis_off()
+    frame(ax, (min(xs) - 0.6, max(xs) + 0.6, min(ys) - 0.6, max(ys) + 0.6))
     return fig
 
 

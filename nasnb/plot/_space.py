@@ -1,7 +1,7 @@
 """Draw a search space (from :func:`nasnb.graph.build_graph`) and per-candidate costs.
 
 ``draw_space`` lays the graph out left to right (the layered layout of
-:func:`nasnb.graph.layered_layout`, with each node's real size) and draws it with
+:func:`nasnb.graph_layout.layered_layout`, with each node's real size) and draws it with
 matplotlib only (no graphviz): the candidates of a choice side by side in a box, the
 active path solid and coloured, inactive candidates faded, the choices of a shared key in
 one colour, unchosen inputs dashed. Long edges run through bend points in the layers they
@@ -22,6 +22,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._graph import draw_edges, frame, graph_axes
 from ._style import MIN_FONTSIZE, figure_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +41,6 @@ REPEAT = "#4a6d8c"
 GROUP_COLORS = ("#ff7f0e", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 FADED_ALPHA = 0.35
 FONTSIZE = MIN_FONTSIZE  # every label; the figure grows instead of the text shrinking
-TITLE_FONTSIZE = MIN_FONTSIZE + 1
 MAX_WIDTH = 20.0  # inches: a wider layout wraps into rows ("auto")
 MAX_LINE = 32  # characters per label line; longer lines end in "…"
 AUTO_COLLAPSE_NODES = 100  # collapse="auto": fold repeated cells of graphs larger than this
@@ -211,7 +211,7 @@ def _curve(x0: float, y0: float, x1: float, y1: float, steps: int = 8) -> list[t
 
 def _space_data(graph: "nx.DiGraph", show_shapes: bool = True, wrap: int | str | None = "auto",
                 collapse: Any = "auto", candidates: bool | str = "auto") -> SpaceDrawing:
-    from nasnb.graph import _layered
+    from nasnb.graph_layout import layered
 
     g = _fold(graph, collapse, candidates)
     fs = FONTSIZE
@@ -236,7 +236,7 @@ def _space_data(graph: "nx.DiGraph", show_shapes: bool = True, wrap: int | str |
         nodes[n] = dict(color=color if active else INACTIVE, alpha=1.0 if active else FADED_ALPHA, label=label,
                         kind=kind, active=active, fontsize=fs, w=tw + 2 * PAD_X, h=th + 2 * PAD_Y)
 
-    lay = _layered(g, size={n: d["h"] for n, d in nodes.items()}, gap=GAP_Y, lane_gap=LANE_GAP,
+    lay = layered(g, size={n: d["h"] for n, d in nodes.items()}, gap=GAP_Y, lane_gap=LANE_GAP,
                    inner_gap=INNER_GAP, block_pad=BOX_PAD)
     n_layers = len(lay.layers)
 
@@ -407,19 +407,11 @@ def draw_space(
 
 
 def _draw(data: SpaceDrawing, *, ax: "Axes | None" = None, title: str | None = None) -> "Figure":
-    from matplotlib.collections import LineCollection, PatchCollection
+    from matplotlib.collections import PatchCollection
     from matplotlib.colors import to_rgba
-    from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch
 
-    x0, x1, y0, y1 = data.limits
-    if ax is None:
-        w, h = data.figsize
-        top = 0.32 if title else 0.0
-        fig = Figure(figsize=(w, h + top))
-        ax = fig.add_axes((0.0, 0.0, 1.0, h / (h + top)))
-    else:
-        fig = figure_of(ax)
+    fig, ax = graph_axes(ax, data.figsize, title=bool(title))
     for b in data.boxes:
         ax.add_patch(FancyBboxPatch((b["x0"], b["y0"]), b["x1"] - b["x0"], b["y1"] - b["y0"],
                                     boxstyle="round,pad=0,rounding_size=0.05", facecolor=b["color"], alpha=0.1,
@@ -427,12 +419,10 @@ def _draw(data: SpaceDrawing, *, ax: "Axes | None" = None, title: str | None = N
     for style in ("solid", "dashed"):
         for active in (False, True):
             sel = [e for e in data.edges if e["style"] == style and (e["color"] == ACTIVE) == active]
-            if not sel:
-                continue
-            ax.add_collection(LineCollection([e["points"] for e in sel], colors=[e["color"] for e in sel],
-                                             linewidths=[e["width"] for e in sel], alpha=sel[0]["alpha"],
-                                             linestyles=style, zorder=1 + active, capstyle="butt",
-                                             joinstyle="round"))
+            if sel:
+                draw_edges(ax, [e["points"] for e in sel], colors=[e["color"] for e in sel],
+                           widths=[e["width"] for e in sel], zorder=1 + active, alpha=sel[0]["alpha"],
+                           linestyles=style, capstyle="butt", joinstyle="round")
     nodes = list(data.nodes.values())
     ax.add_collection(PatchCollection(  # one collection: far faster than a bbox per text
         [FancyBboxPatch((d["x"] - d["w"] / 2, d["y"] - d["h"] / 2), d["w"], d["h"],
@@ -441,11 +431,7 @@ def _draw(data: SpaceDrawing, *, ax: "Axes | None" = None, title: str | None = N
     for d in nodes:
         ax.text(d["x"], d["y"], d["label"], ha="center", va="center", fontsize=d["fontsize"], linespacing=1.15,
                 color="white" if d["active"] else "#333333", alpha=max(d["alpha"], 0.6), zorder=4)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=TITLE_FONTSIZE)
+    frame(ax, data.limits, title)
     return fig
 
 

@@ -107,6 +107,14 @@ def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None)
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from nasnb._trial import Trial
+    >>> trials = [Trial(0, {}, score=0.5), Trial(1, {}, "failed"), Trial(2, {}, score=0.7)]
+    >>> fig = plot_trials(trials)
+    >>> [line.get_label() for line in fig.axes[0].get_lines()][:1], fig.axes[0].get_ylabel()
+    (['best so far'], 'score')
     """
     data = _trials_data(source, mode)
     fig, ax = _new_axes(ax)
@@ -129,16 +137,23 @@ def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None)
 
 
 def _best_so_far_data(runs: Mapping[str, Any], mode: str | None = None) -> dict[str, list[float | None]]:
-    """Best-so-far curve of each named experiment (or list of experiments, averaged)."""
+    """Best-so-far curve of each named experiment (or list of experiments, averaged).
+
+    A group's mean at trial ``i`` averages every run of the group: a run that stopped
+    earlier keeps its final best (it is the best that run found in ``i`` trials), and
+    where some run has no score yet the mean is None (not drawn). Averaging only the
+    runs that already have a score would drop the unlucky ones and bias the curve upward.
+    """
     out: dict[str, list[float | None]] = {}
     for name, run in runs.items():
         group = run if isinstance(run, (list, tuple)) and run and hasattr(run[0], "history") else [run]
         curves = [_trials_data(r, mode).best for r in group]
         length = max((len(c) for c in curves), default=0)
-        mean = []
+        mean: list[float | None] = []
         for i in range(length):
-            vals = [v for c in curves if i < len(c) and (v := c[i]) is not None]
-            mean.append(sum(vals) / len(vals) if vals else None)
+            vals = [c[min(i, len(c) - 1)] if c else None for c in curves]
+            scored = [v for v in vals if v is not None]
+            mean.append(sum(scored) / len(scored) if len(scored) == len(vals) else None)
         out[name] = mean
     return out
 
@@ -153,7 +168,9 @@ def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Ax
     Parameters
     ----------
     runs : dict
-        Name -> Experiment, or name -> list of Experiments (their mean curve is drawn).
+        Name -> Experiment, or name -> list of Experiments (their mean curve is drawn: a run
+        that stopped earlier counts with its final best, and the curve starts where every
+        run has a score).
     mode : {"max", "min"}, optional
         Direction of "best".
     ax : matplotlib Axes, optional
@@ -164,6 +181,16 @@ def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Ax
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from nasnb._trial import Trial
+    >>> def run(*scores):  # anything with a ``history`` of trials, as an Experiment
+    ...     return SimpleNamespace(history=[Trial(i, {}, score=s) for i, s in enumerate(scores)], mode="max")
+    >>> fig = plot_best_so_far({"random": [run(0.2, 0.6), run(0.4, 0.5)], "grid": run(0.1, 0.9)}, reference=1.0)
+    >>> [(line.get_label(), [round(float(y), 2) for y in line.get_ydata()]) for line in fig.axes[0].get_lines()]
+    [('random', [0.3, 0.55]), ('grid', [0.1, 0.9]), ('optimum', [1.0, 1.0])]
     """
     data = _best_so_far_data(runs, mode)
     new = ax is None

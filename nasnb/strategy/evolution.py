@@ -17,12 +17,36 @@ Examples
 from __future__ import annotations
 
 import math
+import random
 from collections import deque
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._base import Indices, Strategy
 
-__all__ = ["RegularizedEvolution", "mutate"]
+if TYPE_CHECKING:
+    from ..architecture import Choice
+
+__all__ = ["RegularizedEvolution", "crossover", "mutate", "resample_keys", "select_top"]
+
+
+def resample_keys(specs: Sequence[Choice], parent: Indices, rng: random.Random, prob: float) -> Indices:
+    """``parent`` with each key redrawn uniformly (``spec.draw``) with probability ``prob``.
+
+    The mutation of SPOS's evolution (Guo et al., 2020): several keys may change at once,
+    and a redrawn key may land on its old value.
+    """
+    return tuple(spec.draw(rng) if rng.random() < prob else old for spec, old in zip(specs, parent))
+
+
+def crossover(a: Indices, b: Indices, rng: random.Random) -> Indices:
+    """Uniform crossover: each key's value from ``a`` or ``b`` with equal probability."""
+    return tuple(x if rng.random() < 0.5 else y for x, y in zip(a, b))
+
+
+def select_top(scored: Sequence[tuple[float, Indices]], k: int) -> list[Indices]:
+    """The ``k`` best of ``(score, indices)`` pairs, best first (ties keep their order)."""
+    return [ind for _, ind in sorted(scored, key=lambda t: -t[0])[:k]]
 
 
 def mutate(strategy: Strategy, parent: Indices) -> Indices:

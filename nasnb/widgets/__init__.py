@@ -1,7 +1,7 @@
 """Notebook widgets: a control for each choice and the :class:`Explorer` panel.
 
 Loaded on first use (``nasnb.Explorer``, ``nasnb.widgets``), never by ``import nasnb``.
-A LayerChoice / InputChoice displayed in a notebook shows :func:`choice_widget`.
+A LayerChoice / InputChoice displayed in a notebook shows :func:`mimebundle` (its :func:`choice_widget`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ except ImportError as err:  # pragma: no cover - ipywidgets is a dependency of t
     raise ImportError("nasnb.widgets needs ipywidgets: pip install ipywidgets") from err
 
 from ..exceptions import LoadError
-from ._choice import MAX_TOGGLES, ChoiceControl, ChoiceWidget, SharedLook, choice_widget, one_line
+from ._choice import MAX_TOGGLES, ChoiceControl, ChoiceWidget, SharedLook, choice_widget, mimebundle, one_line
 from ._explorer import Explorer
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "MAX_TOGGLES",
     "SharedLook",
     "choice_widget",
+    "mimebundle",
     "one_line",
 ]

@@ -16,10 +16,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from .._notebook import in_notebook
 from ..architecture import Choice
 from ..exceptions import NasnbError
 
-__all__ = ["ChoiceControl", "ChoiceWidget", "SharedLook", "choice_widget", "one_line"]
+__all__ = ["ChoiceControl", "ChoiceWidget", "SharedLook", "choice_widget", "mimebundle", "one_line"]
 
 #: LayerChoices with more candidates than this get a Dropdown instead of toggle buttons.
 MAX_TOGGLES = 6
@@ -431,3 +432,20 @@ def choice_widget(mutable: Any) -> ChoiceWidget:
         w = ChoiceWidget(mutable)
         _WIDGETS[mutable] = w
     return w
+
+
+def mimebundle(mutable: Any, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    """What a LayerChoice / InputChoice shows when displayed: its widget (in a kernel) and :func:`one_line`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from nasnb import mutables
+    >>> mimebundle(mutables.LayerChoice([torch.nn.ReLU(), torch.nn.Tanh()], key="act"))  # no kernel: text only
+    {'text/plain': "LayerChoice(key='act', candidates=['0', '1'], active=0)"}
+    """
+    bundle: dict[str, Any] = {}
+    if in_notebook():  # the widget can show
+        bundle = choice_widget(mutable)._repr_mimebundle_(include=include, exclude=exclude)
+    bundle["text/plain"] = one_line(mutable)
+    return bundle

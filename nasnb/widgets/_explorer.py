@@ -32,8 +32,8 @@ import ipywidgets as widgets
 import torch
 from torch import nn
 
-from ..architecture import Choice
-from ..exceptions import ForwardError, LoadError, NasnbError
+from ..architecture import Choice, load_arch
+from ..exceptions import ForwardError, NasnbError
 from ..mutables import LayerChoice
 from ..profile import Profile, format_count, model_device, profile
 from ..space import SearchSpace
@@ -171,6 +171,38 @@ class Explorer:
         self.header.add_class("nasnb-header")
         self.error_box = W.HTML("")
         self.error_box.add_class("nasnb-error")
+        self.controls_box = self._build_controls()
+
+        self.summary = W.HTML("")
+        self.summary.add_class("nasnb-summary")
+        self.status = W.HTML("")
+        self.status.add_class("nasnb-status")
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        self.device = W.Dropdown(options=devices, value=model_device(self.model).type, description="device",
+                                 layout=W.Layout(width="180px"))
+        self.device.add_class("nasnb-device")
+        self._device_silent = False
+        self.device.observe(self._on_device, names="value")
+
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.image.add_class("nasnb-graph")
+        if not self.show_graph:
+            self.image.layout.display = "none"
+
+        self.busy = W.HTML("")
+        self.busy.add_class("nasnb-busy")
+        costs = self._build_actions()
+        right = W.VBox([W.HBox([self.device, self.busy]), self.summary, self.error_box],
+                       layout=W.Layout(width="45%"))
+        left = W.VBox([self.controls_box], layout=W.Layout(width="55%"))
+        self.widget = W.VBox([self.header, W.HBox([left, right]), self.buttons, self.json, self.status, self.image,
+                              costs, self.cost_image])
+        self.widget.add_class("nasnb-explorer")
+
+    def _build_controls(self) -> widgets.VBox:
+        """One control per key, grouped by MutableScope / module path."""
+        W = widgets
+        space = self.space
         self._controls: dict[str, ChoiceControl] = {}
         groups: dict[str, list[widgets.Widget]] = {}
         current = space.current()
@@ -197,24 +229,14 @@ class Explorer:
             box = W.VBox([title, *children], layout=W.Layout(margin="0 0 6px 0", flex="0 0 auto"))
             box.add_class("nasnb-group")
             boxes.append(box)
-        self.controls_box = W.VBox(boxes, layout=W.Layout(max_height="420px", overflow="auto"))
-        self.controls_box.add_class("nasnb-controls")
+        box = W.VBox(boxes, layout=W.Layout(max_height="420px", overflow="auto"))
+        box.add_class("nasnb-controls")
+        return box
 
-        self.summary = W.HTML("")
-        self.summary.add_class("nasnb-summary")
-        self.status = W.HTML("")
-        self.status.add_class("nasnb-status")
-        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        self.device = W.Dropdown(options=devices, value=model_device(self.model).type, description="device",
-                                 layout=W.Layout(width="180px"))
-        self.device.add_class("nasnb-device")
-        self._device_silent = False
-        self.device.observe(self._on_device, names="value")
-
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
-        self.image.add_class("nasnb-graph")
-        if not self.show_graph:
-            self.image.layout.display = "none"
+    def _build_actions(self) -> widgets.HBox:
+        """The buttons (random, reset, export, load), the file and JSON fields, and the cost chart's row."""
+        W = widgets
+        space = self.space
 
         def button(label: str, css: str, fn: Any, tip: str) -> widgets.Button:
             b = W.Button(description=label, tooltip=tip, layout=W.Layout(width="auto"))
@@ -237,8 +259,6 @@ class Explorer:
                    "apply the architecture in the file"),
             self.path,
         ])
-        self.busy = W.HTML("")
-        self.busy.add_class("nasnb-busy")
         layer_keys = [k for k, spec in space.items() if spec.kind == "layer"]
         self.cost_key = W.Dropdown(options=layer_keys, value=layer_keys[0] if layer_keys else None,
                                    description="candidates of", layout=W.Layout(width="auto"),
@@ -250,12 +270,7 @@ class Explorer:
                                               "parameters, FLOPs and latency of every candidate of this key")])
         if not layer_keys:
             costs.layout.display = "none"
-        right = W.VBox([W.HBox([self.device, self.busy]), self.summary, self.error_box],
-                       layout=W.Layout(width="45%"))
-        left = W.VBox([self.controls_box], layout=W.Layout(width="55%"))
-        self.widget = W.VBox([self.header, W.HBox([left, right]), self.buttons, self.json, self.status, self.image,
-                              costs, self.cost_image])
-        self.widget.add_class("nasnb-explorer")
+        return costs
 
     # ------------------------------------------------------------ user verbs
     def select(self, key: str, value: Any) -> None:
@@ -311,25 +326,21 @@ class Explorer:
         return arch
 
     def load(self, source: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
-        """Apply an architecture: a mapping, JSON text, or the path of a JSON file."""
-        if isinstance(source, Mapping):
-            arch: Any = dict(source)
-        elif isinstance(source, str) and source.lstrip().startswith("{"):
-            try:
-                arch = json.loads(source)
-            except json.JSONDecodeError as err:
-                raise LoadError(f"load: the text is not valid JSON ({err.msg} at line {err.lineno}, "
-                                f"column {err.colno}); expected an object key -> choice", value=source) from None
-        elif not str(source).strip():
-            raise LoadError("load: got an empty text / file name; expected JSON text or the path of a JSON file",
-                            value=source)
-        else:
-            if not os.path.exists(source):
-                raise LoadError(f"load: no file {os.fspath(source)!r}; expected JSON text or the path of a JSON "
-                                f"file (relative to {os.getcwd()!r})", value=source)
-            from ..architecture import load_json
+        """Apply an architecture: a mapping, JSON text, or the path of a JSON file; return the current one.
 
-            arch = load_json(source)
+        What the "load JSON" and "load file" buttons do (see :func:`~nasnb.architecture.load_arch`).
+
+        >>> import torch
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 4), nn.Linear(4, 2)], key="fc"))
+        >>> ex = Explorer(net, torch.zeros(1, 4), graph=False, repeats=1)
+        >>> ex.load('{"fc": 1}'), ex.status.value, ex.profile.output_shape
+        ({'fc': 1}, 'loaded: 1 key(s) changed', (1, 2))
+        >>> ex.export()  # shown in the panel's text box; saved when given a path
+        {'fc': 1}
+        """
+        arch = load_arch(source)
         changed = self._apply(arch)
         self.status.value = f"loaded: {changed} key(s) changed" if changed else "loaded: nothing to change"
         return self.space.current()
@@ -584,8 +595,9 @@ class Explorer:
         self.status.value = f"graph not drawn: {html.escape(type(err).__name__)}: {html.escape(str(err))}"
 
     @staticmethod
-    def _summary_html(p: Profile) -> str:
-        rows = [
+    def _summary_rows(p: Profile) -> list[tuple[str, str]]:
+        """The summary of a profile as ``(name, value)`` rows (shown as a table, read as text)."""
+        return [
             ("output shape", _shape_text(p.output_shape)),
             ("parameters (active / total)", f"{p.params_active:,} / {p.params_total:,}"),
             ("FLOPs", format_count(p.flops)),
@@ -593,17 +605,19 @@ class Explorer:
             ("peak GPU memory", "-" if p.peak_memory is None else format_count(p.peak_memory, "B")),
             ("device", p.device),
         ]
-        body = "".join(f"<tr><td>{k}</td><td><b>{html.escape(v)}</b></td></tr>" for k, v in rows)
+
+    @classmethod
+    def _summary_html(cls, p: Profile) -> str:
+        body = "".join(f"<tr><td>{k}</td><td><b>{html.escape(v)}</b></td></tr>" for k, v in cls._summary_rows(p))
         return f"<table class='nasnb-summary-table'>{body}</table>"
 
     @property
     def summary_text(self) -> str:
         """The summary as plain text (``name: value`` lines), brought up to date first."""
-        import re
-
         self._flush()
-        cells = re.findall(r"<td>(.*?)</td><td><b>(.*?)</b></td>", self.summary.value)
-        return "\n".join(f"{k}: {html.unescape(v)}" for k, v in cells)
+        if self._profile is None:  # nothing has run yet
+            return ""
+        return "\n".join(f"{k}: {v}" for k, v in self._summary_rows(self._profile))
 
     def __repr__(self) -> str:
         n = len(self.space)

@@ -57,8 +57,8 @@ def test_callbacks_see_every_event_and_the_lr_scheduler_steps():
     assert rec.events == ["begin", ("epoch", 0), "batch", "batch", ("end", 0, ["loss", "val_acc", "val_loss"]),
                           ("epoch", 1), "batch", "batch", ("end", 1, ["loss", "val_acc", "val_loss"]), "done"]
     assert opt.param_groups[0]["lr"] == pytest.approx(0.025)
-    with pytest.raises(ValueError, match="mode must be 'epoch', got 'step'"):
-        LRSchedulerCallback(sched.scheduler, mode="step")
+    with pytest.raises(ValueError, match="mode must be 'epoch' or 'step', got 'iteration'"):
+        LRSchedulerCallback(sched.scheduler, mode="iteration")
 
 
 def test_data_forms_and_errors():

@@ -85,7 +85,24 @@ def test_checkpoint_restores_the_controller(tmp_path):
     assert other.epoch == 2
 
 
-def test_controller_is_a_public_module():
+def test_controller_samples_valid_architectures_and_learns_from_train_controller():
     t = _trainer(epochs=0)
     assert isinstance(t.controller, EnasController)
-    assert sum(p.numel() for p in t.controller.parameters()) > 0
+    g = torch.Generator().manual_seed(0)
+    archs = t.controller.decode(t.controller(32, generator=g)["choices"])
+    for a in archs:  # every sample is an architecture of the space (set_indices checks it)
+        t.space.set_indices(a)
+        assert t.space.indices() == a
+
+    def policy():
+        with torch.no_grad():
+            out = t.controller(64, generator=torch.Generator().manual_seed(1))
+        return out["log_prob"].clone(), out["entropy"].mean().item()
+
+    log_prob, entropy = policy()
+    logs = t.train_controller()  # the public REINFORCE update (train() runs it after each epoch)
+    assert 0.0 <= logs["reward"] <= 1.0
+    log_prob2, entropy2 = policy()
+    assert not torch.allclose(log_prob, log_prob2) and entropy2 != entropy
+    greedy = t.controller.decode(t.controller(1, greedy=True)["choices"])[0]
+    assert t.export() == {k: t.space[k].encode(v) for k, v in greedy.items()}

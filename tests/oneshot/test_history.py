@@ -71,12 +71,21 @@ def test_every_trainer_records_the_same_format(cls, kind, kw):
     assert {k: len(v) for k, v in h.names.items()} == {k: space[k].n_candidates for k in space}
     assert h.names["skip"] == ["cell", "input 1"] and h.names["op_b"] == ["lin", "relu", "tanh", "zero"]
     assert len(h) >= 2 and h.steps == sorted(h.steps) and h.epochs[-1] == 1.0
+    # DARTS gives the edges of a cell node ("op_a", "op_b", chosen by "node") an implicit zero
+    # candidate that history leaves out: their recorded softmax sums to 1 - p(zero) < 1.
+    zero_keys = t._zero_keys if kind == "softmax" else set()
+    assert zero_keys == ({"op_a", "op_b"} if kind == "softmax" else set())
     for record in h.records:
         for key, w in record.weights.items():
             assert len(w) == space[key].n_candidates and all(v >= 0 for v in w)
         for key in ("act", "op_a", "op_b"):
-            assert sum(record.weights[key]) == pytest.approx(1.0, abs=1e-6) or kind == "softmax"
-            assert sum(record.weights[key]) <= 1.0 + 1e-6
+            if key in zero_keys:
+                assert 0.0 < sum(record.weights[key]) < 1.0
+            else:
+                assert sum(record.weights[key]) == pytest.approx(1.0, abs=1e-6)
+    for key in zero_keys:  # what is missing is exactly the zero op's share of the softmax
+        p_zero = float(torch.softmax(t.alphas[key].detach(), -1)[-1])
+        assert sum(h.final()[key]) == pytest.approx(1.0 - p_zero, abs=1e-6)
     arch = t.export() if cls is not SPOSTrainer else t.search(population=2, generations=1, data=train)
     assert space.validate(arch) == arch
     assert space.fix(arch)(torch.zeros(1, 64)).shape == (1, 10)

@@ -2,14 +2,24 @@
 
 The NNI-style trainers here also accept nasnb's own callbacks (:mod:`nasnb.oneshot.callbacks`).
 
+>>> import torch
+>>> from torch import nn
+>>> from nasnb.mutables import LayerChoice
+>>> from nasnb.compat.nni.nas.pytorch.darts import DartsTrainer
 >>> class Count(Callback):
 ...     def __init__(self):
 ...         super().__init__()
 ...         self.epochs = []
 ...     def on_epoch_end(self, epoch):
 ...         self.epochs.append(epoch)
->>> Count().epochs
-[]
+>>> net = nn.Sequential(LayerChoice([nn.Linear(4, 2), nn.Linear(4, 2, bias=False)], key="fc"))
+>>> data = torch.utils.data.TensorDataset(torch.randn(16, 4), torch.randint(0, 2, (16,)))
+>>> count = Count()
+>>> trainer = DartsTrainer(net, nn.functional.cross_entropy, None, torch.optim.SGD(net.parameters(), lr=0.1), 2,
+...                        data, data, batch_size=8, workers=0, callbacks=[count])
+>>> _ = trainer.train()
+>>> count.epochs, count.trainer is trainer, count.mutator is trainer.mutator
+([0, 1], True, True)
 """
 
 from __future__ import annotations

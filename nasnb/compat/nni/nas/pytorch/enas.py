@@ -147,8 +147,8 @@ class EnasTrainer(native.EnasTrainer):
     def _make_controller(self) -> native.EnasController:
         return self.mutator.controller  # the mutator's own controller is the one trained
 
-    def _set(self, arch: Mapping[str, tuple[int, ...]]) -> None:
-        super()._set(arch)
+    def _set(self, arch: Mapping[str, tuple[int, ...]], checked: bool = True) -> None:
+        super()._set(arch, checked)
         self.mutator._cache = masks_of(self.space, arch)
 
     def export(self, file: Any = None, **kwargs: Any) -> Any:

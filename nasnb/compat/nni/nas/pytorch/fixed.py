@@ -28,9 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from nasnb._fixed_modules import _replacement
 from nasnb.compat._errors import nni_errors
 from nasnb.exceptions import ArchitectureError, Problem
-from nasnb.fixed import _replacement
 from nasnb.mutables import InputChoice, LayerChoice, choice_mask
 
 from .mutator import Mutator

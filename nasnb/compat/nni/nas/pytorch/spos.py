@@ -118,8 +118,8 @@ class SPOSSupernetTrainer(native.SPOSTrainer):
         self._set(indices)
         return indices
 
-    def _set(self, indices: Mapping[str, tuple[int, ...]]) -> None:
-        super()._set(indices)  # type: ignore[arg-type]
+    def _set(self, indices: Mapping[str, tuple[int, ...]], checked: bool = True) -> None:
+        super()._set(indices, checked)
         self.mutator._cache = masks_of(self.space, indices)
 
     def export(self, file: Any = None) -> dict[str, Any]:

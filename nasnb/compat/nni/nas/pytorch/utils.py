@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
+from nasnb._device import to_device as _to_device
 from nasnb.mutables import Mutable, _reset_global_mutable_counting, global_mutable_counting
-from nasnb.oneshot._base import _move
 
 __all__ = [
     "AverageMeter",
@@ -33,7 +33,7 @@ __all__ = [
 
 def to_device(obj: Any, device: torch.device | str) -> Any:
     """Move a tensor, or the tensors in a (nested) tuple/list/dict, to ``device``; other values stay."""
-    return _move(obj, torch.device(device))
+    return _to_device(obj, torch.device(device))
 
 
 def to_list(arr: Any) -> Any:
