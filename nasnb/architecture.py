@@ -363,10 +363,21 @@ class Choice:
         >>> op.fits((1,)), op.fits((2,)), op.fits((0, 1)), op.fits(Weighted((0,), (0.5,)))
         (True, False, True, True)
         """
+        if type(indices) is tuple and self._plain_fits(indices):  # the common case, without a round trip
+            return True
         try:
             return self.parse(self.encode(indices)) == indices
         except (InvalidChoice, IndexError, TypeError):
             return False
+
+    def _plain_fits(self, indices: tuple[int, ...]) -> bool:
+        """One in-range index for a LayerChoice, or increasing in-range indices of the right count for an input."""
+        n = len(self.names)
+        if not all(type(i) is int and 0 <= i < n for i in indices):
+            return False
+        if self.kind == "layer":
+            return len(indices) == 1
+        return all(a < b for a, b in zip(indices, indices[1:])) and self.n_chosen in (None, len(indices))
 
     def draw(self, rng: random.Random) -> tuple[int, ...]:
         """Indices of a uniformly random choice: every valid choice is equally likely.

@@ -102,3 +102,21 @@ def test_load_arch_errors_say_what_was_expected(source, match):
     with pytest.raises(LoadError, match=match) as info:
         load_arch(source)
     assert info.value.value == source
+
+
+def test_the_fast_path_of_fits_accepts_only_what_the_round_trip_accepts():
+    import itertools
+
+    from nasnb.architecture import Choice
+
+    specs = [Choice.layer("a", ("x", "y", "z")), Choice.layer("d", ("0", "1")),
+             Choice.input("b", ("p", "q", "r", "s"), n_chosen=2), Choice.input("c", ("p", "q", "r"))]
+    for spec in specs:
+        n = len(spec.names)
+        for r in range(n + 2):
+            for indices in itertools.product(range(-1, n + 1), repeat=r):
+                try:
+                    slow = spec.parse(spec.encode(indices)) == indices
+                except Exception:  # noqa: BLE001 - any refusal means "does not fit"
+                    slow = False
+                assert spec.fits(indices) == slow, (spec.key, indices)
