@@ -475,7 +475,7 @@ def load_arch(source: Mapping[str, Any] | str | os.PathLike[str]) -> Arch:
 
     Raises
     ------
-    LoadError
+    ~nasnb.exceptions.LoadError
         The text is not valid JSON, is empty, or names no file.
     ArchitectureError
         The file is not a JSON object (see :func:`load_json`).
