@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def median_time(fn: Callable[[], object], repeat: int = 30, number: int = 1, warmup: int = 3) -> float:
@@ -20,12 +20,28 @@ def median_time(fn: Callable[[], object], repeat: int = 30, number: int = 1, war
     return statistics.median(samples)
 
 
+def rotations(names: Sequence[str], rounds: int) -> list[list[str]]:
+    """The order to run ``names`` in each round: rotated by one per round, so that over
+    ``len(names)`` rounds each function runs once in every position (first after a pause,
+    right after each of the others), and no function always pays for, or profits from,
+    what its fixed predecessor left in caches and clocks.
+
+    >>> rotations(["a", "b", "c"], 4)
+    [['a', 'b', 'c'], ['b', 'c', 'a'], ['c', 'a', 'b'], ['a', 'b', 'c']]
+    """
+    n = len(names)
+    return [[names[(r + i) % n] for i in range(n)] for r in range(rounds)]
+
+
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int = 7, repeat: int = 15, number: int = 1) -> dict[str, float]:
-    """Median per-call time of each function, measured in alternating rounds (noise hits all)."""
+    """Median per-call time of each function, measured in alternating rounds (noise hits all).
+
+    The order within a round rotates from round to round (see :func:`rotations`).
+    """
     per: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            per[name].append(median_time(fn, repeat=repeat, number=number, warmup=2))
+    for order in rotations(list(fns), rounds):
+        for name in order:
+            per[name].append(median_time(fns[name], repeat=repeat, number=number, warmup=2))
     return {k: statistics.median(v) for k, v in per.items()}
 
 

@@ -1,6 +1,6 @@
 """Explorer, graph and drawing costs, against plain PyTorch forwards measured in the same run.
 
-Run: ``python benchmarks/bench_explorer.py``. Prints (CPU, 1 thread):
+Run: ``python benchmarks/bench_explorer.py`` (``--quick``: a short smoke run). Prints (CPU, 1 thread):
 
 * seed MNIST net: Python-side latency from setting a control's value to the summary and the
   graph image being updated, minus the forward passes the update runs (profile: FLOP count +
@@ -31,7 +31,7 @@ from torch import nn
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
-from _timing import fmt, median_time  # noqa: E402
+from _timing import fmt, median_time, rotations  # noqa: E402
 
 import nasnb  # noqa: E402
 from nasnb import mutables  # noqa: E402
@@ -77,7 +77,6 @@ def bench_seed_update(repeats: int = 5, n: int = 20) -> None:
         with torch.no_grad():
             plain(x)
 
-    t_fwd = median_time(plain_fwd, repeat=50)
     ex = nasnb.Explorer(SeedNet(), x, repeats=repeats)
     box = ex.controls["skipcon"].checkboxes[0]
     state = {"on": True}
@@ -86,12 +85,23 @@ def bench_seed_update(repeats: int = 5, n: int = 20) -> None:
         state["on"] = not state["on"]
         box.value = state["on"]  # observer -> apply -> profile -> graph -> PNG, synchronously
 
+    for _ in range(3):
+        plain_fwd()
     click()
     click()
-    times = _timed(click, n)
-    cpu = statistics.median(_timed(click, n, clock=time.process_time))  # less hit by other processes
+    # the reference forward is timed in the same rounds as the click, in alternating order, so
+    # a slow or fast stretch of the machine hits both (not one measured minutes before the other)
+    samples: dict[str, list[float]] = {"fwd": [], "click": [], "cpu": []}
+    steps = {"fwd": lambda: samples["fwd"].extend(_timed(plain_fwd, 5)),
+             "click": lambda: samples["click"].extend(_timed(click, 1)),
+             "cpu": lambda: samples["cpu"].extend(_timed(click, 1, clock=time.process_time))}  # less hit by others
+    for order in rotations(list(steps), n):
+        for name in order:
+            steps[name]()
     assert ex.error is None, ex.error
-    total = statistics.median(times)
+    t_fwd = statistics.median(samples["fwd"])
+    total = statistics.median(samples["click"])
+    cpu = statistics.median(samples["cpu"])
     forwards = repeats + 2 + 1  # FLOP count + warm-up + timed runs; graph trace
     trace_extra = 1  # the trace also runs conv1's other candidate: about one more conv, counted as a forward
     fwd_cost = (forwards + trace_extra) * t_fwd
@@ -105,7 +115,8 @@ def bench_seed_update(repeats: int = 5, n: int = 20) -> None:
 
     t_draw = statistics.median(_timed(draw, n))
     print(f"seed MNIST net, control -> summary + graph (repeats={repeats}, median of {n}):")
-    print(f"  plain forward {fmt(t_fwd)}; update {fmt(total)} = {total / t_fwd:.0f}x one plain forward")
+    print(f"  plain forward {fmt(t_fwd)} (timed in the same rounds as the clicks); "
+          f"update {fmt(total)} = {total / t_fwd:.0f}x one plain forward")
     print(f"  update minus {forwards + trace_extra} forwards' time: {fmt(total - fwd_cost)}  (budget 150 ms); "
           f"process CPU time of an update {fmt(cpu)}")
     print(f"  parts: profile {fmt(t_prof)}, build_graph {fmt(t_graph)}, draw_space+PNG {fmt(t_draw)}")
@@ -183,7 +194,7 @@ def bench_explorer_500(n: int = 3) -> None:
     ex.close()
 
 
-def bench_darts_panel(n: int = 5) -> None:
+def bench_darts_panel(n: int = 5, runs: int = 5) -> None:
     import asyncio
 
     import torch.nn.functional as F
@@ -197,7 +208,12 @@ def bench_darts_panel(n: int = 5) -> None:
     async def notebook():
         net = spaces.DARTS.small()
         fixed = nasnb.SearchSpace(net).fix().eval()
-        t_fwd = median_time(lambda: fixed(x), repeat=10)
+        fwds: list[float] = []
+
+        def reference():  # plain forwards, timed between the clicks (before one, after the next)
+            fwds.extend(_timed(lambda: fixed(x), 3))
+
+        reference()
         t0 = time.perf_counter()
         ex = nasnb.Explorer(net, x, repeats=1)
         t_open = time.perf_counter() - t0
@@ -205,6 +221,8 @@ def bench_darts_panel(n: int = 5) -> None:
         first, summary, drawn = [], [], []
         ops = ["sep_conv_3x3", "max_pool_3x3"]
         for i in range(n):
+            if i % 2 == 0:
+                reference()
             before = ex.summary.value
             t0 = time.perf_counter()
             ex.controls["normal_n2_p0"].control.value = ex.space["normal_n2_p0"].parse(ops[i % 2])[0]
@@ -215,8 +233,10 @@ def bench_darts_panel(n: int = 5) -> None:
             while ex._painter.busy:
                 await asyncio.sleep(0.005)
             drawn.append(time.perf_counter() - t0)
+            if i % 2 == 1:
+                reference()
         ex.close()
-        return t_fwd, t_open, first, summary, drawn
+        return statistics.median(fwds), t_open, first, summary, drawn
 
     t_fwd, t_open, first, summary, drawn = asyncio.run(notebook())
     forwards = 1 + 2 + 1  # profile: FLOP count, warm-up, one timed run
@@ -246,16 +266,30 @@ def bench_darts_panel(n: int = 5) -> None:
             ex.close()
         return spent
 
-    pairs = [(train(False), train(True)) for _ in range(5)]
+    def pair(i: int) -> tuple[float, float]:  # which one runs first alternates
+        if i % 2 == 0:
+            plain = train(False)
+            return plain, train(True)
+        panel = train(True)
+        return train(False), panel
+
+    pairs = [pair(i) for i in range(runs)]
     plain, panel = med(p for p, _ in pairs), med(q for _, q in pairs)
-    print(f"  SPOS training, 32 steps (median of 5 alternating runs): without a panel {fmt(plain)}, "
+    print(f"  SPOS training, 32 steps (median of {runs} alternating runs): without a panel {fmt(plain)}, "
           f"with the Explorer open {fmt(panel)}, ratio {panel / plain:.3f} (budget 1.05)")
 
 
 if __name__ == "__main__":
-    bench_seed_update()
-    bench_seed_update(repeats=1)
-    bench_graph_100()
-    bench_darts_cell()
-    bench_explorer_500()
-    bench_darts_panel()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="few rounds; only the click latencies and one training pair (a smoke run, noisy)")
+    quick = parser.parse_args().quick
+    bench_seed_update(n=6 if quick else 20)
+    bench_seed_update(repeats=1, n=6 if quick else 20)
+    if not quick:
+        bench_graph_100()
+        bench_darts_cell()
+        bench_explorer_500()
+    bench_darts_panel(n=3 if quick else 5, runs=1 if quick else 5)

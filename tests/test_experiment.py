@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-import math
+import functools
 import os
+import signal
 import time
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 import torch
@@ -40,6 +42,11 @@ def evaluate(model: nn.Module):
         return {"acc": "high"}
     if what == "slow":
         time.sleep(30)
+    if what == "alarm":  # the trial's timer fires now: no race between a time limit and the other trials
+        if signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            raise RuntimeError("no time limit armed: SIGALRM has no handler")
+        os.kill(os.getpid(), signal.SIGALRM)
+        time.sleep(30)
     if what == "die":
         os._exit(3)
     if what == "tensor":
@@ -52,8 +59,10 @@ def statuses(exp):
 
 
 def test_inline_records_failures_and_goes_on():
-    exp = nasnb.Experiment(behaviour_net("good", "boom", "nan", "text", "tensor", "slow", "great"), evaluate,
-                           GridSearch(), max_trials=7, timeout=0.5, progress=False)
+    # "alarm" raises its time limit's timer signal itself, so the limit can be far above what any
+    # other trial takes: nothing here races the clock (the real timer is tested below)
+    exp = nasnb.Experiment(behaviour_net("good", "boom", "nan", "text", "tensor", "alarm", "great"), evaluate,
+                           GridSearch(), max_trials=7, timeout=600, progress=False)
     exp.run()
     got = statuses(exp)
     assert got["good"] == ("ok", 1.0, None)
@@ -62,24 +71,65 @@ def test_inline_records_failures_and_goes_on():
     assert got["boom"] == ("failed", None, "RuntimeError: boom in training")
     assert got["nan"] == ("failed", None, "evaluate returned a non-finite score: nan")
     assert got["text"][0] == "failed" and "non-numbers {'acc': 'high'}" in got["text"][2]
-    assert got["slow"] == ("timeout", None, "TrialTimeout: exceeded the time limit of 0.5 s")
+    assert got["alarm"] == ("timeout", None, "TrialTimeout: exceeded the time limit of 600 s")
     assert exp.n_done == 7 and exp.n_failed == 4
     assert "Traceback" in next(t for t in exp.history if t.arch["op"] == "boom").traceback
     assert [t.arch["op"] for t in exp.best(2)] == ["great", "good"]
 
 
+BARRIER_S = 60.0  # how long a paired trial waits for its partner to start (only a broken executor waits it out)
+
+
+def _stamp(folder: Path, name: str) -> None:
+    """Write the trial's own clock reading (system-wide monotonic: comparable across processes)."""
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(repr(time.monotonic()))
+    tmp.replace(folder / name)  # atomic: a reader never sees a half-written stamp
+
+
+def evaluate_recorded(folder: str, model: nn.Module):
+    """``evaluate`` that records when each trial starts and ends; "good" and "great" are a pair:
+    each waits until the other has started, so they overlap whenever the executor runs two at once,
+    and a trial left alone says so instead of hanging (a sequential executor)."""
+    root, what = Path(folder), model.op.what
+    _stamp(root, f"{what}.start")
+    if what in ("good", "great"):
+        partner = root / ("great.start" if what == "good" else "good.start")
+        deadline = time.monotonic() + BARRIER_S
+        while not partner.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not partner.exists():
+            _stamp(root, f"{what}.alone")
+    try:
+        return evaluate(model)
+    finally:
+        _stamp(root, f"{what}.end")
+
+
+def _interval(folder: Path, what: str) -> tuple[float, float]:
+    return float((folder / f"{what}.start").read_text()), float((folder / f"{what}.end").read_text())
+
+
 @pytest.mark.slow
-def test_process_executor_runs_concurrently_and_survives_crashes():
-    space = SearchSpace(behaviour_net("good", "boom", "slow", "die", "great"))
-    exp = nasnb.Experiment(space, evaluate, GridSearch(), max_trials=5, executor=ProcessExecutor(),
-                           concurrency=2, timeout=2, progress=False)
+def test_process_executor_runs_concurrently_and_survives_crashes(tmp_path):
+    space = SearchSpace(behaviour_net("good", "great", "boom", "alarm", "die"))
+    exp = nasnb.Experiment(space, functools.partial(evaluate_recorded, str(tmp_path)), GridSearch(), max_trials=5,
+                           executor=ProcessExecutor(), concurrency=2, timeout=600, progress=False)
     exp.run()
     got = statuses(exp)
     assert got["good"] == ("ok", 1.0, None) and got["great"] == ("ok", 2.0, None)
     assert got["boom"] == ("failed", None, "RuntimeError: boom in training")
-    assert got["slow"] == ("timeout", None, "TrialTimeout: exceeded the time limit of 2 s")
+    assert got["alarm"] == ("timeout", None, "TrialTimeout: exceeded the time limit of 600 s")
     assert got["die"][0] == "failed" and got["die"][2].startswith("WorkerDied: the worker process exited (exit code 3)")
     assert sorted(t.number for t in exp.history) == [0, 1, 2, 3, 4]
+    # concurrency, from the trials' own clocks: the pair ran at the same time in two processes
+    assert not list(tmp_path.glob("*.alone")), "a paired trial waited in vain for its partner: trials ran one at a time"
+    (s1, e1), (s2, e2) = _interval(tmp_path, "good"), _interval(tmp_path, "great")
+    assert s1 < e2 and s2 < e1, f"intervals do not overlap: good {s1:.3f}..{e1:.3f}, great {s2:.3f}..{e2:.3f}"
+    for t in exp.history:  # each recorded duration covers the trial's own start..end
+        if t.arch["op"] in ("good", "great", "boom"):
+            start, end = _interval(tmp_path, t.arch["op"])
+            assert t.duration >= end - start
 
 
 def test_evaluate_gets_a_fixed_model_and_the_constraint_filters_before_training():
@@ -159,32 +209,65 @@ def test_bad_arguments(kwargs, message):
 def test_inline_timeout_outside_the_main_thread_is_checked_after_the_fact():
     import threading
 
+    inside = []  # the trial's own clock: (start, end) around its sleep
+
+    def sleepy(seconds):
+        start = time.perf_counter()
+        time.sleep(seconds)
+        inside.append((start, time.perf_counter()))
+        return 1.0
+
     ex = InlineExecutor()
-    ex.start(lambda x: time.sleep(x) or 1.0, 1)
-    out = {}
+    ex.start(sleepy, 1)
+    out, outside = {}, []
 
     def work():
+        start = time.perf_counter()
         ex.submit(0, 0.2, timeout=0.05)
         out.update(ex.wait())
+        outside.append((start, time.perf_counter()))
 
     t = threading.Thread(target=work)
     t.start()
     t.join()
-    assert out[0].timed_out and out[0].error.startswith("TrialTimeout: took")
-    assert math.isclose(out[0].duration, 0.2, rel_tol=2)
+    (start, end), (outer_start, outer_end) = inside[0], outside[0]
+    assert end - start >= 0.2, "the trial ran to completion: no timer signal outside the main thread"
+    assert out[0].timed_out and out[0].result is None
+    assert end - start <= out[0].duration <= outer_end - outer_start  # what evaluate took, measured around it
+    assert out[0].error == f"TrialTimeout: took {out[0].duration:.3g} s, limit 0.05 s"
 
 
-def test_draw_best_applies_and_draws_the_best_architecture():
+def test_inline_timeout_in_the_main_thread_interrupts_the_trial():
+    from nasnb._trial import run_evaluate
+
+    steps = []
+
+    def stuck(_):
+        steps.append(("start", time.perf_counter()))
+        time.sleep(30)
+        steps.append(("finished", time.perf_counter()))
+
+    outcome = run_evaluate(stuck, None, 0.2)
+    assert [s for s, _ in steps] == ["start"], "the timer did not interrupt the sleep"
+    assert outcome.timed_out and outcome.error == "TrialTimeout: exceeded the time limit of 0.2 s"
+    assert outcome.duration >= 0.2  # interrupted at the limit, not before
+
+
+def test_draw_best_draws_the_best_architecture_and_keeps_the_models():
     pytest.importorskip("matplotlib")
     net = nn.Sequential(mutables.LayerChoice(OrderedDict(small=nn.Linear(4, 2), big=nn.Linear(4, 8)), key="op"))
     exp = nasnb.Experiment(net, lambda m: sum(p.numel() for p in m.parameters()), "grid", max_trials=2, progress=False)
     with pytest.raises(ValueError, match="no successful trial yet"):
         exp.draw_best(example_input=torch.zeros(1, 4))
     exp.run()
+    exp.space.apply({"op": "small"})
+    kept = exp.space.current()
     fig = exp.draw_best(example_input=torch.zeros(1, 4))
-    assert exp.space.current() == {"op": "big"}
+    assert exp.best(1)[0].arch == {"op": "big"}
+    assert exp.space.current() == kept  # drawn, not applied: the model keeps its architecture
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert any("big" in label for label in labels), labels
+    assert "output\n8" in labels, labels  # drawn running "big" (Linear 4->8), not the model's current "small"
 
 
 # ------------------------------------------------------------- nothing is lost

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import time
+
+import pytest
 from torch import nn
 
 import nasnb
-from nasnb import mutables
+from nasnb import _experiment_live, mutables
 from nasnb._experiment_live import LiveProgress, in_notebook, make_progress, results_html
 
 
@@ -21,14 +24,34 @@ def test_no_progress_outside_a_terminal_or_notebook_unless_asked():
     assert isinstance(live, LiveProgress) and live.bar is None
 
 
-def test_text_progress_is_throttled(capsys):
-    exp = experiment(progress=True)
-    exp.run()
+class FakeClock:
+    """Stands in for the ``time`` module of the progress display; the trials move it."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str):  # anything else the module uses from ``time``: the real one
+        return getattr(time, name)
+
+
+@pytest.mark.parametrize("seconds_per_trial, printed", [(0.5, [0]), (1.2, [0, 2]), (2.5, [0, 1, 2])])
+def test_text_progress_is_throttled(capsys, monkeypatch, seconds_per_trial, printed):
+    clock = FakeClock()
+    monkeypatch.setattr(_experiment_live, "time", clock)
+
+    def evaluate(model):
+        clock.now += seconds_per_trial  # each trial "takes" this long on the display's clock
+        return 1.0
+
+    net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU(), nn.Tanh()], key="act"))
+    nasnb.Experiment(net, evaluate, "grid", max_trials=3, progress=True).run()
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "GridSearch: 0/3 trials done"
-    assert lines[1].startswith("trial 0: ")
-    assert len(lines) == 3  # the next trials came within print_every seconds
-    assert lines[-1].startswith("done: 3/3 trials, best ")
+    assert [int(line.split(":")[0].removeprefix("trial ")) for line in lines[1:-1]] == printed  # print_every=2 s
+    assert lines[-1] == "done: 3/3 trials, best 1, 0 failed"
 
 
 def test_results_table_lists_the_best_trials():

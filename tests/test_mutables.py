@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import pickle
+import re
 import warnings
 from collections import OrderedDict
 
@@ -231,7 +232,33 @@ def test_extra_repr_shows_key_and_choice():
     assert "key='act', choice=0" in repr(lc)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        repr(InputChoice(n_candidates=1, key="s"))
+        text = repr(InputChoice(n_candidates=1, key="s"))
+    assert _repr_fields(text, "InputChoice") == {"key": "'s'", "choice": "[0]", **_optional(text, 1, None, "sum")}
+
+
+def _repr_fields(text: str, cls: str) -> dict[str, str]:
+    """``Cls(a=1, b=[0, 1])`` -> {"a": "1", "b": "[0, 1]"} (values as printed)."""
+    assert text.startswith(f"{cls}(") and text.endswith(")"), text
+    return dict(re.findall(r"(\w+)=('[^']*'|\[[^\]]*\]|[^,()\[\]]+)", text[len(cls) + 1:-1]))
+
+
+def _optional(text: str, n_candidates: int, n_chosen: int | None, reduction: str) -> dict[str, str]:
+    """The fields an InputChoice prints beyond key and choice, with the values they must show."""
+    return {"n_candidates": repr(n_candidates), "n_chosen": repr(n_chosen), "reduction": repr(reduction)}
+
+
+def test_input_choice_repr_shows_key_and_the_chosen_inputs():
+    # extra_repr prints key, n_candidates, n_chosen, reduction and choice; the choice reflects n_chosen (first n_chosen inputs, all when None)
+    # and candidate names when the inputs are named (choose_from); it follows every change
+    two_of_three = InputChoice(n_candidates=3, n_chosen=2, key="mix", reduction="mean")
+    text = repr(two_of_three)
+    assert _repr_fields(text, "InputChoice") == {"key": "'mix'", "choice": "[0, 1]", **_optional(text, 3, 2, "mean")}
+    named = InputChoice(choose_from=["a", "b"], n_chosen=None, key="skip", reduction="concat")
+    text = repr(named)
+    assert _repr_fields(text, "InputChoice") == {"key": "'skip'", "choice": "['a', 'b']",
+                                                 **_optional(text, 2, None, "concat")}
+    nasnb.SearchSpace(nn.ModuleList([two_of_three])).apply({"mix": [2, 0]})
+    assert _repr_fields(repr(two_of_three), "InputChoice")["choice"] == "[0, 2]"  # stored in input order
 
 
 def test_unknown_candidate_name_is_a_clear_lookup_error():

@@ -213,9 +213,18 @@ def test_nni_unit_test_pipeline(name):
         arc = mutator.export()
     mutables._reset_global_mutable_counting()
     new_model = build()
+    new_model.load_state_dict(model.state_dict())  # the supernet's weights, as NNI's retrain-from-search does
     apply_fixed_architecture(new_model, arc)
     assert not any(isinstance(m, (mutables.LayerChoice, mutables.InputChoice)) for m in new_model.modules())
-    assert new_model(data()).shape[0] == data().shape[0]
+    # the fixed model computes what the supernet computes with the same architecture
+    mutator.space.apply(arc)
+    model.eval(), new_model.eval()
+    x = data()
+    with torch.no_grad():
+        expected, got = model(x), new_model(x)
+    assert got.shape == expected.shape and got.shape[0] == x.shape[0]
+    torch.testing.assert_close(got, expected)
+    assert not torch.equal(expected, build()(x).detach())  # a model with other weights differs: the check has teeth
 
 
 def test_enas_macro_keys_and_any_subset_skips():

@@ -160,15 +160,45 @@ def test_explorer_builds_controls_summary_and_graph(explorer):
     assert bundle["text/plain"] == "Explorer(SeedNet: 2 keys, size=4)"
 
 
-def test_control_change_updates_decision_summary_and_graph(explorer):
+def test_control_change_updates_decision_and_graph(explorer):
     png = explorer.image.value
-    flops = explorer.profile.flops
     explorer.controls["skipcon"].checkboxes[0].value = False
     assert explorer.space.current() == {"conv1": 0, "skipcon": []}
     assert explorer.graph.nodes["skipcon"]["active"] is False
     assert explorer.image.value != png
-    assert explorer.profile.flops == flops  # FlopCounter counts no adds; params/shape checked elsewhere
     assert explorer.error is None and explorer.error_box.value == ""
+
+
+def _summary(ex, name):
+    return next(row for row in ex.summary_text.splitlines() if row.startswith(name)).split(": ", 1)[1]
+
+
+def test_control_change_updates_the_summary_by_what_profile_measures():
+    from nasnb.profile import format_count, profile
+
+    def conv_net():
+        torch.manual_seed(0)
+        return nn.Sequential(
+            mutables.LayerChoice(OrderedDict(conv3x3=nn.Conv2d(1, 4, 3, padding=1), conv5x5=nn.Conv2d(1, 4, 5, padding=2)),
+                                 key="conv"),
+            nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
+
+    x = torch.zeros(1, 1, 8, 8)
+    measured = {}
+    for name in ("conv3x3", "conv5x5"):  # each architecture on its own copy, fixed: the ground truth
+        space = nasnb.SearchSpace(conv_net())
+        measured[name] = profile(space.fix({"conv": name}), x, latency=False).flops
+    assert measured["conv5x5"] != measured["conv3x3"]
+    ex = Explorer(conv_net(), x, repeats=1)
+    before = ex.profile.flops
+    assert before == measured["conv3x3"] and _summary(ex, "FLOPs") == format_count(before)
+    png = ex.image.value
+    ex.controls["conv"].control.value = 1  # conv5x5
+    assert ex.space.current() == {"conv": "conv5x5"}
+    assert ex.profile.flops - before == measured["conv5x5"] - measured["conv3x3"]
+    assert _summary(ex, "FLOPs") == format_count(measured["conv5x5"]) != format_count(before)
+    assert ex.graph.nodes["0.conv5x5"]["active"] and ex.image.value != png
+    ex.close()
 
 
 def test_summary_follows_parameters():
