@@ -248,7 +248,8 @@ def _optional(text: str, n_candidates: int, n_chosen: int | None, reduction: str
 
 
 def test_input_choice_repr_shows_key_and_the_chosen_inputs():
-    # extra_repr prints key, n_candidates, n_chosen, reduction and choice; the choice reflects n_chosen (first n_chosen inputs, all when None)
+    # extra_repr prints key, n_candidates, n_chosen, reduction and choice; the choice reflects n_chosen
+    # (first n_chosen inputs, all when None)
     # and candidate names when the inputs are named (choose_from); it follows every change
     two_of_three = InputChoice(n_candidates=3, n_chosen=2, key="mix", reduction="mean")
     text = repr(two_of_three)
