@@ -37,6 +37,19 @@ def make_progress(experiment: Experiment, progress: bool | str) -> LiveProgress 
     return LiveProgress(experiment, notebook=notebook)
 
 
+def _counts(experiment: Experiment) -> dict[str, int]:
+    """``failed`` always, ``rejected`` (by the constraint) once there are some."""
+    counts = {"failed": experiment.n_failed}
+    if experiment.n_rejected:
+        counts["rejected"] = experiment.n_rejected
+    return counts
+
+
+def _counts_text(experiment: Experiment) -> str:
+    """``2 failed`` or ``2 failed, 5 rejected``."""
+    return ", ".join(f"{n} {what}" for what, n in _counts(experiment).items())
+
+
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.4g}"
 
@@ -85,14 +98,14 @@ class LiveProgress:
         if self.bar is not None:
             if trial.status != "rejected":
                 self.bar.update(1)
-            self.bar.set_postfix(score=_fmt(trial.score), best=_fmt(best), failed=exp.n_failed, refresh=False)
+            self.bar.set_postfix(score=_fmt(trial.score), best=_fmt(best), **_counts(exp), refresh=False)
             self._dirty = True
             self._plot()
         elif now - self._last_print >= self.print_every:
             self._last_print = now
             what = _fmt(trial.score) if trial.ok else f"{trial.status} ({trial.error})"
             self._say(f"trial {trial.number}: {what} | {exp.n_done}/{exp.max_trials} done, best {_fmt(best)}, "
-                      f"{exp.n_failed} failed")
+                      f"{_counts_text(exp)}")
 
     def _plot(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -131,13 +144,13 @@ class LiveProgress:
         """Final redraw / summary line."""
         exp = self.experiment
         if self.bar is not None:
-            self.bar.set_postfix(best=_fmt(self._best()), failed=exp.n_failed, refresh=False)
+            self.bar.set_postfix(best=_fmt(self._best()), **_counts(exp), refresh=False)
             self.bar.close()
             self._dirty = True
             self._plot(force=True)
         else:
             self._say(f"done: {exp.n_done}/{exp.max_trials} trials, best {_fmt(self._best())}, "
-                      f"{exp.n_failed} failed")
+                      f"{_counts_text(exp)}")
 
 
 def results_html(experiment: Experiment, k: int = 5) -> str:
@@ -147,7 +160,9 @@ def results_html(experiment: Experiment, k: int = 5) -> str:
     if not best:
         return f"<p><code>{head}</code></p>"
     keys = list(experiment.space)
-    metrics = sorted({m for t in best for m in t.metrics})
+    # a float result is stored as metric "score": the score column already shows it
+    metrics = sorted({m for t in best for m in t.metrics
+                      if not (m == "score" and all(u.metrics.get(m) == u.score for u in best))})
     cols = ["#", "score", *metrics, *keys]
     rows = []
     for t in best:

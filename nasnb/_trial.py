@@ -19,7 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
-__all__ = ["Outcome", "Trial", "TrialTimeout", "check_timeout", "interpret", "run_evaluate"]
+__all__ = [
+    "Outcome", "Trial", "TrialTimeout", "ambiguous_metric", "check_timeout", "interpret", "run_evaluate",
+]
 
 #: What became of a trial; one definition, read by type checkers and by the journal's reader.
 Status = Literal["ok", "failed", "timeout", "rejected"]
@@ -352,17 +354,27 @@ def _positive(value: Any) -> bool:
         return True
 
 
+def ambiguous_metric(metrics: Mapping[str, Any]) -> str:
+    """The error for a dict of several numbers without ``metric=`` (nor a ``"score"`` entry)."""
+    return (f"evaluate returned several metrics {_show(list(metrics))} and no metric= says which is the "
+            f"score; pass metric=... (and mode='min' if smaller is better)")
+
+
 def interpret(result: Any, metric: str | None) -> tuple[float | None, dict[str, float], str | None]:
     """``(score, metrics, error)`` for what ``evaluate`` returned.
 
     A number is the score (metrics ``{"score": x}``). A dict's score is ``metric``, or
-    ``"score"``, or its only / first entry. NaN, infinities and anything that is not a
-    number give ``score=None`` and an error saying what came back.
+    ``"score"``, or its only entry; a dict of several numbers without ``metric`` or
+    ``"score"`` is an error (which one to optimise is not guessed). NaN, infinities and
+    anything that is not a number give ``score=None`` and an error saying what came back.
 
     >>> interpret(0.5, None)
     (0.5, {'score': 0.5}, None)
-    >>> interpret({"acc": 0.9, "params": 10}, None)
+    >>> interpret({"acc": 0.9, "params": 10}, "acc")
     (0.9, {'acc': 0.9, 'params': 10.0}, None)
+    >>> print(interpret({"acc": 0.9, "params": 10}, None)[2])  # doctest: +NORMALIZE_WHITESPACE
+    evaluate returned several metrics ['acc', 'params'] and no metric= says which is the score;
+    pass metric=... (and mode='min' if smaller is better)
     >>> interpret(float("nan"), None)[2]
     'evaluate returned a non-finite score: nan'
     >>> interpret("high", None)[2]
@@ -375,6 +387,8 @@ def interpret(result: Any, metric: str | None) -> tuple[float | None, dict[str, 
         if not numbers_or_none or bad:
             what = f"non-numbers {_show(bad)}" if bad else "an empty dict"
             return None, metrics, f"evaluate returned {what}; expected a number or a dict of numbers"
+        if metric is None and "score" not in metrics and len(metrics) > 1:
+            return None, metrics, ambiguous_metric(metrics)
         name = metric if metric is not None else ("score" if "score" in metrics else next(iter(metrics)))
         if name not in metrics:
             return None, metrics, f"evaluate returned no metric {_show(name)}; it returned {_show(sorted(metrics))}"

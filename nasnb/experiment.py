@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from ._atomic import atomic_file
-from ._trial import Outcome, Status, Trial, check_timeout, interpret
+from ._trial import Outcome, Status, Trial, ambiguous_metric, check_timeout, interpret
 from .executors import Executor, make_executor
 from .journal import Journal
 from .space import SearchSpace
@@ -58,7 +58,10 @@ class Experiment:
     evaluate : callable
         ``evaluate(model) -> float | dict``: trains and scores the fixed model
         (``space.fix(arch)``, a plain module). A dict's score is ``metric`` (default: its
-        ``"score"`` entry, else its first). If ``evaluate`` has an attribute
+        ``"score"`` entry, or its only entry; a dict of several numbers needs ``metric``,
+        else :meth:`run` raises ValueError at the first result; an evaluator with a
+        ``metric`` attribute, such as a :class:`nasnb.bench.TabularBenchmark`, names its
+        own). If ``evaluate`` has an attribute
         ``takes_arch = True`` (a :class:`nasnb.bench.TabularBenchmark`), it receives the
         architecture dict instead and no model is built.
     strategy : str or Strategy
@@ -89,14 +92,25 @@ class Experiment:
         Whether a larger score is better.
     seed : int, optional
         Seed for a strategy given by name.
+    strategy_options : dict, optional
+        Constructor options of a strategy given by name, e.g.
+        ``{"population_size": 10}`` for ``"evolution"`` or ``{"n_startup_trials": 5}``
+        for ``"tpe"`` (see the classes in :mod:`nasnb.strategy`).
     progress : {"auto", True, False}
         Live progress: a bar and a score plot in notebooks, text lines in scripts.
 
     Raises
     ------
     ValueError
-        For an unknown strategy or executor name, ``mode`` not "max"/"min",
+        For an unknown strategy or executor name, an option the strategy does not accept
+        (or ``strategy_options`` with a strategy instance), ``mode`` not "max"/"min",
         ``max_trials < 1`` or ``concurrency < 1``.
+
+    Warns
+    -----
+    UserWarning
+        When ``max_trials`` is not above the strategy's warm-up (evolution's
+        ``population_size``, TPE's ``n_startup_trials``): every trial would be a random draw.
 
     Examples
     --------
@@ -115,6 +129,14 @@ class Experiment:
     [(0, 'ok', 40.0), (1, 'ok', 10.0), (2, 'failed', None)]
     >>> exp.n_done, exp.n_failed, exp.best()[0].arch
     (3, 1, {'op': 1})
+
+    Strategy options for a strategy given by name: evolution with a population of 2, so
+    that 3 trials leave room for one evolved child:
+
+    >>> exp = Experiment(net, evaluate, "evolution", max_trials=3, seed=0, metric="params", mode="min",
+    ...                  strategy_options={"population_size": 2}, progress=False)
+    >>> exp.strategy
+    RegularizedEvolution(population_size=2, sample_size=2, seed=0)
     """
 
     def __init__(
@@ -132,6 +154,7 @@ class Experiment:
         metric: str | None = None,
         mode: str = "max",
         seed: int | None = None,
+        strategy_options: Mapping[str, Any] | None = None,
         progress: bool | str = "auto",
     ):
         if isinstance(model_or_space, SearchSpace):
@@ -152,7 +175,8 @@ class Experiment:
         if progress not in ("auto", True, False):
             raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
         self.evaluate = evaluate
-        self.strategy = make_strategy(strategy, seed=seed)
+        self.strategy = make_strategy(strategy, seed=seed, options=strategy_options)
+        _warn_warm_up(self.strategy, max_trials, named=isinstance(strategy, str))
         if self.strategy.space is None:
             self.strategy.bind(self.space)
         elif self.strategy.space is not self.space:
@@ -177,8 +201,9 @@ class Experiment:
     def __repr__(self) -> str:
         best = self.best(1)
         best_txt = f"best {best[0].score:.6g}" if best else "no result yet"
+        rejected = f", {self.n_rejected} rejected" if self.n_rejected else ""
         return (f"Experiment({type(self.strategy).__name__}, {self.n_done}/{self.max_trials} trials, "
-                f"{self.n_failed} failed, {best_txt})")
+                f"{self.n_failed} failed{rejected}, {best_txt})")
 
     def _repr_html_(self) -> str:
         from ._experiment_live import results_html
@@ -194,6 +219,11 @@ class Experiment:
     def n_failed(self) -> int:
         """Trials that failed or timed out."""
         return sum(1 for t in self.history if t.status in ("failed", "timeout"))
+
+    @property
+    def n_rejected(self) -> int:
+        """Architectures the constraint rejected before training (not counted in ``max_trials``)."""
+        return sum(1 for t in self.history if t.status == "rejected")
 
     def best(self, k: int = 1) -> list[Trial]:
         """The ``k`` best successful trials, best first (ties: earlier first).
@@ -300,7 +330,13 @@ class Experiment:
         if outcome.error is not None:
             status = "timeout" if outcome.timed_out else "failed"
             return Trial(number, arch, status, None, {}, outcome.error, outcome.duration, outcome.traceback)
-        score, metrics, error = interpret(outcome.result, self.metric)
+        metric = self.metric
+        if metric is None and isinstance(outcome.result, Mapping):
+            metric = _metric_of(self.evaluate)  # the metric an evaluator names itself (a benchmark's)
+        score, metrics, error = interpret(outcome.result, metric)
+        if metric is None and error is not None and error == ambiguous_metric(metrics):
+            # not a failed trial: every trial would fail the same way, so stop at the first
+            raise ValueError(f"Experiment: trial {number} {error}")
         status = "ok" if error is None else "failed"
         trial_metrics: dict[str, float | None] = dict(metrics)
         return Trial(number, arch, status, score, trial_metrics, error, outcome.duration)
@@ -318,6 +354,9 @@ class Experiment:
         nasnb.journal.JournalError
             Before any trial, if the journal cannot be created or opened, is being written
             by another experiment, or belongs to another space or other settings.
+        ValueError
+            At the first result, if ``evaluate`` returned a dict of several numbers and
+            neither ``metric`` nor a ``"score"`` entry says which one is the score.
         """
         live = None
         try:
@@ -448,6 +487,28 @@ def _score(trial: Trial) -> float:
     if trial.score is None:
         raise ValueError(f"trial {trial.number} has status {trial.status!r} but no score")
     return trial.score
+
+
+def _warn_warm_up(strategy: Strategy, max_trials: int, named: bool) -> None:
+    """Warn when every one of ``max_trials`` trials falls in the strategy's random warm-up."""
+    warm_up = strategy.warm_up()
+    if warm_up is None or max_trials > warm_up[1]:
+        return
+    option, n = warm_up
+    how = (f"strategy_options={{{option!r}: ...}} below {max_trials}" if named
+           else f"{type(strategy).__name__}({option}=...) below {max_trials}")
+    warnings.warn(f"Experiment: max_trials={max_trials} <= {option}={n}: every trial is a random draw; "
+                  f"{strategy.name} never starts learning from the results. Pass {how}, or raise max_trials.",
+                  stacklevel=3)
+
+
+def _metric_of(evaluate: Any) -> str | None:
+    """The ``metric`` an evaluator names itself (a :class:`nasnb.bench.TabularBenchmark` or its ``evaluate``)."""
+    for owner in (evaluate, getattr(evaluate, "__self__", None)):
+        metric = getattr(owner, "metric", None)
+        if isinstance(metric, str):
+            return metric
+    return None
 
 
 def _settings(strategy: Strategy) -> dict[str, Any]:

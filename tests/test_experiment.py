@@ -50,7 +50,7 @@ def evaluate(model: nn.Module):
     if what == "die":
         os._exit(3)
     if what == "tensor":
-        return {"acc": torch.tensor(0.25), "loss": 2}
+        return {"score": torch.tensor(0.25), "loss": 2}
     return {"good": 1.0, "great": 2.0}[what]
 
 
@@ -306,6 +306,7 @@ def tiny_net():
                          mutables.LayerChoice([nn.Identity(), nn.Sigmoid()], key="out"))
 
 
+@pytest.mark.filterwarnings("ignore:Experiment. max_trials=6 <=:UserWarning")  # warm-up: not what is tested
 @pytest.mark.parametrize("journal", [False, True])
 @pytest.mark.parametrize("strategy", ["grid", "random", "evolution", "tpe", "rl"])
 def test_an_interrupted_trial_is_evaluated_on_the_next_run(tmp_path, strategy, journal):
@@ -340,3 +341,114 @@ def test_an_interrupted_trial_is_evaluated_on_the_next_run(tmp_path, strategy, j
         from nasnb.journal import Journal
 
         assert sorted(t.number for t in Journal(tmp_path / "j.jsonl", space).read()) == list(range(space.size))
+
+
+# ------------------------------------------------------------------ no silent wrong answers
+def two_act_net():
+    return nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU()], key="act"))
+
+
+def test_a_dict_of_several_metrics_without_metric_is_an_error():
+    exp = nasnb.Experiment(two_act_net(), lambda m: {"loss": 0.3, "acc": 0.9}, "grid", progress=False)
+    with pytest.raises(ValueError, match=r"^Experiment: trial 0 evaluate returned several metrics \['loss', 'acc'\] "
+                                         r"and no metric= says which is the score; pass metric=\.\.\. \(and "
+                                         r"mode='min' if smaller is better\)$"):
+        exp.run()
+    assert exp.history == []
+
+
+@pytest.mark.parametrize("result, expected", [({"acc": 0.7}, 0.7), ({"score": 0.5, "loss": 2.0}, 0.5), (0.25, 0.25)])
+def test_one_number_a_score_entry_or_a_float_needs_no_metric(result, expected):
+    exp = nasnb.Experiment(two_act_net(), lambda m: result, "grid", progress=False).run()
+    assert [t.score for t in exp.history] == [expected, expected]
+
+
+def test_a_benchmark_names_its_own_metric():
+    space = SearchSpace(two_act_net())
+    bench = nasnb.bench.build_table(space, lambda m: float(isinstance(m[0], nn.ReLU)), metric="val_acc")
+    bench = nasnb.bench.TabularBenchmark(space, [{**r, "params": 5.0} for r in bench.rows], metric="val_acc")
+    for evaluator in (bench, bench.evaluate):
+        exp = nasnb.Experiment(space, evaluator, "grid", progress=False).run()
+        assert [t.score for t in exp.history] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("strategy, option, size", [("evolution", "population_size", 20), ("tpe", "n_startup_trials", 10)])
+def test_max_trials_within_the_warm_up_warns(strategy, option, size):
+    if strategy == "tpe":
+        pytest.importorskip("optuna")
+    with pytest.warns(UserWarning, match=rf"^Experiment: max_trials={size} <= {option}={size}: every trial is a "
+                                         rf"random draw; {strategy} never starts learning from the results\. Pass "
+                                         rf"strategy_options=\{{'{option}': \.\.\.\}} below {size}, or raise max_trials\.$"):
+        nasnb.Experiment(two_act_net(), lambda m: 1.0, strategy, max_trials=size, progress=False)
+    with pytest.warns(UserWarning, match=rf"Pass \w+\({option}=\.\.\.\) below 3"):
+        nasnb.Experiment(two_act_net(), lambda m: 1.0, nasnb.strategy.make_strategy(strategy), max_trials=3,
+                         progress=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nasnb.Experiment(two_act_net(), lambda m: 1.0, strategy, max_trials=size + 1, progress=False)
+        nasnb.Experiment(two_act_net(), lambda m: 1.0, strategy, max_trials=3, strategy_options={option: 2},
+                         progress=False)
+
+
+def test_strategy_options_reach_a_strategy_given_by_name():
+    exp = nasnb.Experiment(two_act_net(), lambda m: 1.0, "evolution", seed=1, max_trials=5,
+                           strategy_options={"population_size": 4, "sample_size": 2}, progress=False)
+    assert (exp.strategy.population_size, exp.strategy.sample_size, exp.strategy.seed) == (4, 2, 1)
+
+
+@pytest.mark.parametrize("strategy, options, message", [
+    ("evolution", {"population": 5},
+     r"^strategy 'evolution' \(RegularizedEvolution\) has no option 'population'; it accepts "
+     r"\['dedup_tries', 'population_size', 'sample_size'\]$"),
+    ("random", {"a": 1, "b": 2}, r"^strategy 'random' \(Random\) has no options \['a', 'b'\]; it accepts \[\]$"),
+    ("grid", {"seed": 3}, r"^strategy option 'seed' for 'grid': pass seed= itself"),
+    (GridSearch(), {"shuffle": True}, r"^strategy options \['shuffle'\] were given with a GridSearch instance"),
+])
+def test_bad_strategy_options(strategy, options, message):
+    with pytest.raises(ValueError, match=message):
+        nasnb.Experiment(two_act_net(), lambda m: 1.0, strategy, strategy_options=options, progress=False)
+
+
+def test_rejected_trials_are_counted_in_the_summary_and_the_progress(capsys):
+    net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU(), nn.Tanh()], key="act"))
+    exp = nasnb.Experiment(net, lambda m: 1.0, "grid", max_trials=3, progress=True,
+                           constraint=lambda m: not isinstance(m[0], nn.ReLU)).run()
+    assert (exp.n_done, exp.n_failed, exp.n_rejected) == (2, 0, 1)
+    assert repr(exp) == "Experiment(GridSearch, 2/3 trials, 0 failed, 1 rejected, best 1)"
+    assert "1 rejected" in exp._repr_html_()
+    assert capsys.readouterr().out.endswith("done: 2/3 trials, best 1, 0 failed, 1 rejected\n")
+
+
+def test_notebook_progress_bar_counts_rejected_trials(monkeypatch):
+    pytest.importorskip("tqdm")
+    from nasnb import _experiment_live
+
+    postfixes = []
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def update(self, n):
+            pass
+
+        def set_postfix(self, **kwargs):
+            postfixes.append(kwargs)
+
+        def close(self):
+            pass
+
+    import tqdm.auto
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    monkeypatch.setattr(_experiment_live.LiveProgress, "_plot", lambda self, force=False: None)
+    net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU(), nn.Tanh()], key="act"))
+    exp = nasnb.Experiment(net, lambda m: 1.0, "grid", max_trials=3,
+                           constraint=lambda m: not isinstance(m[0], nn.ReLU))
+    live = _experiment_live.LiveProgress(exp, notebook=True)
+    exp._loop(live)
+    live.close()
+    assert postfixes[0]["failed"] == 0 and "rejected" not in postfixes[0]
+    assert postfixes[-1] == {"best": "1", "failed": 0, "rejected": 1, "refresh": False}

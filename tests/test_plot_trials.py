@@ -93,3 +93,32 @@ def test_best_so_far_of_uneven_runs_is_not_biased_upward():
     fig = plot_best_so_far({"g": [lucky, unlucky]})
     ys = fig.axes[0].get_lines()[0].get_ydata()
     assert list(ys[2:]) == [pytest.approx(0.6)] and all(y != y for y in ys[:2])  # NaN: not drawn
+
+
+def _experiment(strategy="grid"):
+    net = nn.Sequential(mutables.LayerChoice([nn.Identity(), nn.ReLU()], key="act"))
+    return nasnb.Experiment(net, lambda m: float(isinstance(m[0], nn.ReLU)), strategy, seed=0, max_trials=2,
+                            progress=False).run()
+
+
+def test_best_so_far_takes_one_experiment_a_list_or_a_dict():
+    grid, rnd = _experiment("grid"), _experiment("random")
+    assert _best_so_far_data(grid) == {"GridSearch": [0.0, 1.0]}
+    assert list(_best_so_far_data([grid, rnd])) == ["GridSearch", "Random"]
+    assert list(_best_so_far_data([grid, _experiment("grid")])) == ["GridSearch 0", "GridSearch 1"]
+    assert _best_so_far_data({"g": grid}) == {"g": [0.0, 1.0]}
+    assert [line.get_label() for line in plot_best_so_far(grid).axes[0].get_lines()] == ["GridSearch"]
+    with pytest.raises(TypeError, match=r"plot_best_so_far expects an Experiment, a list of Experiments or a dict"):
+        plot_best_so_far(3.0)
+
+
+def test_plot_trials_names_plot_best_so_far_for_several_experiments():
+    with pytest.raises(TypeError, match=r"plot_trials draws one search .* got 2 experiments in a list; compare "
+                                        r"searches with plot_best_so_far"):
+        plot_trials([_experiment(), _experiment()])
+
+
+def test_results_table_of_a_float_evaluate_has_one_score_column():
+    html = _experiment()._repr_html_()
+    assert html.count("<th>score</th>") == 1
+    assert "<tr><th>#</th><th>score</th><th>act</th></tr>" in html

@@ -56,7 +56,7 @@ def odd_evaluate(model):
     return {
         "huge": lambda: 10**400,
         "huger": lambda: -(10**5000),  # even repr() of it fails (int max str digits)
-        "huge_metric": lambda: {"acc": 0.5, "params": 10**400},
+        "huge_metric": lambda: {"score": 0.5, "params": 10**400},
         "tensor": lambda: torch.tensor([1.0, 2.0]),
         "item_fails": lambda: ItemFails(),
         "repr_fails": lambda: ReprFails(),

@@ -32,8 +32,8 @@ class TrialCommand:
     Each call starts ``python -m nasnb.compat.run script args...`` in a fresh process with
     ``NNI_PLATFORM=nasnb``; in it, ``get_and_apply_next_architecture(model)`` applies the
     architecture the Experiment chose and ``nni.report_final_result(x)`` reports the score
-    (a number, or a dict with ``"default"``, which is then listed first so it is the
-    score unless the Experiment names a ``metric``). When the script also reported
+    (a number, or a dict with ``"default"``, which is the score unless the Experiment
+    names another ``metric``: the attribute ``metric = "default"`` says so). When the script also reported
     intermediate results, the result is a dict with ``"default"`` first and their count
     and last value (``"intermediate_count"``, ``"intermediate_last"``).
     It is picklable, so it runs under the process and Ray executors too.
@@ -59,6 +59,8 @@ class TrialCommand:
     """
 
     takes_arch = True
+    #: the entry of a dict result that :class:`nasnb.Experiment` scores when given no ``metric``
+    metric = "default"
 
     def __init__(self, script: str | os.PathLike[str], args: Sequence[str] = (), *,
                  cwd: str | os.PathLike[str] | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -311,15 +312,16 @@ class OneShotTrainer(CheckpointMixin):
             self._record(self._progress)
         return stats
 
-    def finish(self) -> None:
-        """Leave the supernet mode that :meth:`step` entered and apply the exported architecture.
+    def finish(self, apply: bool = True) -> None:
+        """Leave the supernet mode that :meth:`step` entered and apply the exported architecture (``apply``).
 
         :meth:`train` calls it at its end; call it after a loop of your own over :meth:`step`.
         """
         if self._stepping:
             self._stepping = False
             self._exit_mode()
-        self._apply_export()
+        if apply:
+            self._apply_export()
 
     def _enter_mode(self) -> None:
         if self._depth == 0:
@@ -332,35 +334,87 @@ class OneShotTrainer(CheckpointMixin):
             self._exit()
 
     # ------------------------------------------------------------ public
-    def train(self, validate: bool = True) -> ArchHistory:
-        """Train from the current epoch up to ``num_epochs``; return the history.
+    def train(self, validate: bool = True, apply: bool = True) -> ArchHistory:
+        """Train up to ``num_epochs``, then apply the exported architecture to the model (``apply``); return the history.
 
-        A loop over :meth:`step` with callbacks, progress and validation; afterwards the
-        model runs the exported architecture (``space.current()``, see :meth:`finish`).
+        A loop over :meth:`step` with callbacks, progress and validation. With
+        ``apply=True`` (the default) the model afterwards runs the exported architecture
+        (``space.current() == trainer.export()``, see :meth:`finish`); with
+        ``apply=False`` its decisions are left as training left them.
+
+        Warns
+        -----
+        UserWarning
+            After an epoch in which the learned architecture distribution did not move
+            (every recorded weight changed by less than 1e-3): the message names the
+            learning-rate argument to raise (trainers with ``arch_lr_arg``).
         """
         from ._live import make_monitor
 
         self._live = make_monitor(self, self.progress, self.live_plot)
         for cb in self.callbacks:
             cb.on_train_begin()
+        warned = False
+        start: dict[str, list[float]] | None = None  # the weights before the first epoch that learns them
         try:
             for epoch in range(self.epoch, self.num_epochs):
                 for cb in self.callbacks:
                     cb.on_epoch_begin(epoch)
+                before = self._arch_weights() if self.arch_lr_arg is not None and self._learns_arch(epoch) else None
+                if start is None and before is not None:
+                    start = dict(before)
                 logs = self._train_epoch(epoch)
                 if validate and self.dataset_valid is not None:
                     logs.update({f"val_{k}": v for k, v in self.validate().items()})
                 self.epoch = epoch + 1
                 self._record()
+                if before is not None and start is not None and not warned:
+                    warned = self._warn_if_still(start, before, epoch)
                 self._live.epoch_end(epoch, logs)
                 for cb in self.callbacks:
                     cb.on_epoch_end(epoch, logs)
         finally:
             self._live.close()
-        self.finish()
+        self.finish(apply=apply)
         for cb in self.callbacks:
             cb.on_train_end()
         return self.history
+
+    #: The constructor argument that sets the learning rate of the architecture
+    #: distribution (None: the trainer learns none, e.g. SPOS samples uniformly).
+    arch_lr_arg: str | None = None
+    #: A change of every recorded architecture weight below this over an epoch counts as "not moved"
+    #: (unless the weights moved by ``settled_threshold`` since training began: they may have converged).
+    still_threshold = 1e-3
+    settled_threshold = 0.05
+
+    def _learns_arch(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` updates the architecture distribution (False in warm-up epochs)."""
+        return epoch >= getattr(self, "warmup_epochs", 0)
+
+    def _warn_if_still(self, start: Mapping[str, Sequence[float]], before: Mapping[str, Sequence[float]],
+                       epoch: int) -> bool:
+        """Warn if the weights moved by less than ``still_threshold`` over the epoch and little since ``start``.
+
+        Keys with a single candidate (nothing to learn) are left out.
+        """
+        after = self._arch_weights()
+        keys = [k for k in before if len(before[k]) > 1]
+        if not keys:
+            return False
+
+        def change(old: Mapping[str, Sequence[float]]) -> float:
+            return max(abs(a - b) for k in keys for a, b in zip(after[k], old[k]))
+
+        moved = change(before)
+        if moved >= self.still_threshold or change(start) >= self.settled_threshold:
+            return False
+        lr = getattr(self, self.arch_lr_arg or "", None)
+        warnings.warn(f"{type(self).__name__}: after epoch {epoch} the architecture weights moved by at most "
+                      f"{moved:.1e} (< {self.still_threshold:g}); the search is not learning an architecture and "
+                      f"export() will be close to arbitrary. Raise {self.arch_lr_arg} (now {lr!r}), e.g. 10x, "
+                      f"or train more epochs.", stacklevel=3)
+        return True
 
     fit = train
 

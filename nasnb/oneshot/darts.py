@@ -25,7 +25,7 @@ Examples
 >>> net = nn.Sequential(nn.Linear(4, 8), mutables.LayerChoice([nn.ReLU(), nn.Tanh()], key="act"), nn.Linear(8, 2))
 >>> data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
 >>> trainer = DartsTrainer(net, nn.functional.cross_entropy, num_epochs=1, dataset_train=data,
-...                        batch_size=8, progress=False)
+...                        batch_size=8, arc_learning_rate=3e-2, progress=False)
 >>> history = trainer.train()
 >>> w = history.final()["act"]  # softmax(alpha) of the key's two candidates
 >>> len(w), round(sum(w), 6)
@@ -134,6 +134,7 @@ class DartsTrainer(OneShotTrainer):
     """
 
     kind = "softmax"
+    arch_lr_arg = "arc_learning_rate"
     arch_split = 0.5
     uses_arch_data = True
 

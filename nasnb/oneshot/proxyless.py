@@ -140,6 +140,7 @@ class ProxylessTrainer(OneShotTrainer):
     """
 
     kind = "gate probability"
+    arch_lr_arg = "arch_lr"
     arch_split = 0.5
     uses_arch_data = True
 

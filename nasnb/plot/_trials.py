@@ -39,7 +39,27 @@ class TrialsData(NamedTuple):
 def _trials_of(source: Any) -> tuple[list[Any], str]:
     if hasattr(source, "history"):
         return list(source.history), getattr(source, "mode", "max")
+    if isinstance(source, Mapping) or (isinstance(source, (list, tuple)) and any(hasattr(s, "history") for s in source)):
+        raise TypeError(f"plot_trials draws one search (an Experiment or a list of Trials), got "
+                        f"{len(source)} experiments in a {type(source).__name__}; compare searches with "
+                        f"plot_best_so_far")
     return list(source), "max"
+
+
+def _runs_of(runs: Any) -> dict[str, Any]:
+    """Name -> run for one Experiment, a list of them (named by strategy) or a dict (as it is)."""
+    if isinstance(runs, Mapping):
+        return dict(runs)
+    if hasattr(runs, "history"):
+        runs = [runs]
+    if not isinstance(runs, (list, tuple)) or not all(hasattr(r, "history") for r in runs):
+        raise TypeError(f"plot_best_so_far expects an Experiment, a list of Experiments or a dict "
+                        f"name -> Experiment (or list of Experiments), got {type(runs).__name__}")
+    names = [type(getattr(r, "strategy", None)).__name__ if hasattr(r, "strategy") else "run" for r in runs]
+    out: dict[str, Any] = {}
+    for i, (name, run) in enumerate(zip(names, runs)):
+        out[f"{name} {i}" if names.count(name) > 1 else name] = run
+    return out
 
 
 def _trials_data(source: Any, mode: str | None = None) -> TrialsData:
@@ -136,7 +156,7 @@ def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None)
     return fig
 
 
-def _best_so_far_data(runs: Mapping[str, Any], mode: str | None = None) -> dict[str, list[float | None]]:
+def _best_so_far_data(runs: Any, mode: str | None = None) -> dict[str, list[float | None]]:
     """Best-so-far curve of each named experiment (or list of experiments, averaged).
 
     A group's mean at trial ``i`` averages every run of the group: a run that stopped
@@ -145,7 +165,7 @@ def _best_so_far_data(runs: Mapping[str, Any], mode: str | None = None) -> dict[
     runs that already have a score would drop the unlucky ones and bias the curve upward.
     """
     out: dict[str, list[float | None]] = {}
-    for name, run in runs.items():
+    for name, run in _runs_of(runs).items():
         group = run if isinstance(run, (list, tuple)) and run and hasattr(run[0], "history") else [run]
         curves = [_trials_data(r, mode).best for r in group]
         length = max((len(c) for c in curves), default=0)
@@ -158,7 +178,7 @@ def _best_so_far_data(runs: Mapping[str, Any], mode: str | None = None) -> dict[
     return out
 
 
-def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Axes | None = None,
+def plot_best_so_far(runs: Any, *, mode: str | None = None, ax: Axes | None = None,
                      reference: float | None = None) -> Figure:
     """Best score so far against trials for several searches (e.g. one per strategy).
 
@@ -167,8 +187,9 @@ def plot_best_so_far(runs: Mapping[str, Any], *, mode: str | None = None, ax: Ax
 
     Parameters
     ----------
-    runs : dict
-        Name -> Experiment, or name -> list of Experiments (their mean curve is drawn: a run
+    runs : Experiment, list of Experiment, or dict
+        One Experiment; a list of them (one curve each, named by strategy); or a dict
+        name -> Experiment, or name -> list of Experiments (their mean curve is drawn: a run
         that stopped earlier counts with its final best, and the curve starts where every
         run has a score).
     mode : {"max", "min"}, optional

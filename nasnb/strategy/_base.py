@@ -73,6 +73,14 @@ class Strategy(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(seed={self.seed!r})"
 
+    def warm_up(self) -> tuple[str, int] | None:
+        """``(option, n)``: the first ``n`` asks are random draws, set by constructor argument ``option``.
+
+        None (the default) for a strategy that learns from its first result on.
+        :class:`nasnb.Experiment` warns when ``max_trials`` leaves no trial after the warm-up.
+        """
+        return None
+
     # ------------------------------------------------------------------ binding
     def bind(self, space: SearchSpace) -> Strategy:
         """Attach the strategy to ``space`` (once); return ``self``."""

@@ -93,7 +93,8 @@ class RegularizedEvolution(Strategy):
     population_size : int
         Members kept alive. Default: 20.
     sample_size : int
-        Tournament size (at most ``population_size``). Default: 5.
+        Tournament size (at most ``population_size``). Default: 5, or ``population_size``
+        when that is smaller.
     dedup_tries : int
         Mutations tried before giving up on finding an unseen child. Default: 50.
     seed : int, optional
@@ -107,10 +108,13 @@ class RegularizedEvolution(Strategy):
 
     name = "evolution"
 
-    def __init__(self, population_size: int = 20, sample_size: int = 5, dedup_tries: int = 50, seed: int | None = None):
+    def __init__(self, population_size: int = 20, sample_size: int | None = None, dedup_tries: int = 50,
+                 seed: int | None = None):
         super().__init__(seed)
         if population_size < 1:
             raise ValueError(f"population_size must be >= 1, got {population_size!r}")
+        if sample_size is None:
+            sample_size = min(5, population_size)
         if not 1 <= sample_size <= population_size:
             raise ValueError(
                 f"sample_size must be in 1..population_size={population_size}, got {sample_size!r}"
@@ -120,6 +124,10 @@ class RegularizedEvolution(Strategy):
         self.dedup_tries = dedup_tries
         self._population: deque[tuple[Indices, float]] = deque()
         self._n_asked_random = 0
+
+    def warm_up(self) -> tuple[str, int] | None:
+        """The first ``population_size`` asks are random draws."""
+        return ("population_size", self.population_size)
 
     def __repr__(self) -> str:
         return (f"RegularizedEvolution(population_size={self.population_size}, "

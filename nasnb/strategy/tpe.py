@@ -102,6 +102,10 @@ class TPE(Strategy):
         self.dedup_tries = dedup_tries
         self.sampler_kwargs = sampler_kwargs
 
+    def warm_up(self) -> tuple[str, int] | None:
+        """The first ``n_startup_trials`` asks are random draws (Optuna's startup trials)."""
+        return ("n_startup_trials", self.n_startup_trials)
+
     def __repr__(self) -> str:
         return f"TPE(n_startup_trials={self.n_startup_trials}, seed={self.seed!r})"
 

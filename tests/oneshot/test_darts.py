@@ -261,3 +261,35 @@ def test_trains_on_cuda():
     t.train()
     assert all(a.device.type == "cuda" for a in t.alphas.values())
     assert t.validate()["acc"] > 0.3
+
+
+# ---------------------------------------------------------------- no silent flat search
+def _oracle(lr, **kw):
+    return DartsTrainer(OracleNet(), F.cross_entropy, num_epochs=kw.pop("num_epochs", 2), dataset_train=oracle_data(),
+                        batch_size=16, arc_learning_rate=lr, progress=False, live_plot=False, **kw)
+
+
+def test_architecture_weights_that_do_not_move_warn_once_naming_the_learning_rate():
+    import warnings
+
+    t = _oracle(1e-7)
+    with pytest.warns(UserWarning) as record:
+        t.train()
+    still = [w for w in record if "architecture weights moved" in str(w.message)]
+    assert len(still) == 1
+    assert str(still[0].message).startswith(
+        "DartsTrainer: after epoch 0 the architecture weights moved by at most ")
+    assert "Raise arc_learning_rate (now 1e-07), e.g. 10x, or train more epochs." in str(still[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _oracle(0.1).train()  # learns: silent
+        _oracle(1e-7, num_epochs=1, warmup_epochs=1).train()  # a warm-up epoch does not learn on purpose
+
+
+def test_train_applies_the_export_unless_told_not_to():
+    t = _oracle(0.1)
+    t.train(apply=False)
+    assert t.export() == {"choice": "right"} and t.space.current() == {"choice": "wrong"}
+    t = _oracle(0.1)
+    t.train()
+    assert t.space.current() == t.export() == {"choice": "right"}

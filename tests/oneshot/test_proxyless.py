@@ -63,10 +63,21 @@ def test_binary_connect_gradient():
 
 
 def test_oracle_candidate_wins():
+    import warnings
+
     t = ProxylessTrainer(OracleNet(), F.cross_entropy, num_epochs=5, dataset_train=oracle_data(), batch_size=16,
                          arch_lr=0.1, progress=False)
-    t.train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # settled weights (they moved < 1e-3 in epoch 3) are no "flat search"
+        t.train()
     assert t.export()["choice"] == "right"
+
+
+def test_flat_architecture_weights_warn_naming_arch_lr():
+    t = ProxylessTrainer(OracleNet(), F.cross_entropy, num_epochs=1, dataset_train=oracle_data(), batch_size=16,
+                         arch_lr=1e-7, progress=False)
+    with pytest.warns(UserWarning, match=r"^ProxylessTrainer: after epoch 0 .* Raise arch_lr \(now 1e-07\)"):
+        t.train()
 
 
 def test_cost_tables_and_the_penalty_pushes_to_cheap_candidates():

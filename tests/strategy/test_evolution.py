@@ -86,3 +86,14 @@ def test_evolution_beats_random_on_the_digits_benchmark():
     rnd = median_rank(lambda seed: Random(seed=seed))
     assert evolution < rnd, f"median rank of the best found: evolution {evolution}, random {rnd} (0 = optimum)"
     assert evolution <= 2  # and near the top of the table, not merely less bad
+
+
+def test_sample_size_defaults_to_at_most_the_population():
+    assert RegularizedEvolution().sample_size == 5
+    assert RegularizedEvolution(population_size=3).sample_size == 3  # was: ValueError (default 5 > 3)
+    with pytest.raises(ValueError, match=r"sample_size must be in 1..population_size=3, got 4"):
+        RegularizedEvolution(population_size=3, sample_size=4)
+
+
+def test_warm_up_names_the_option_that_sets_it():
+    assert RegularizedEvolution(population_size=7).warm_up() == ("population_size", 7)

@@ -148,9 +148,9 @@ class ProxylessNasTrainer(native.ProxylessTrainer):
                     a.uniform_(-self.arch_init_ratio, self.arch_init_ratio)
         self._refresh_probs()
 
-    def train(self, validate: bool = True) -> Any:
+    def train(self, validate: bool = True, apply: bool = True) -> Any:
         """Warm up, search, and write ``arch_path`` if given."""
-        history = super().train(validate)
+        history = super().train(validate, apply)
         if self.arch_path is not None:
             self.export(self.arch_path)
         return history
