@@ -336,7 +336,9 @@ class Experiment:
         score, metrics, error = interpret(outcome.result, metric)
         if metric is None and error is not None and error == ambiguous_metric(metrics):
             # not a failed trial: every trial would fail the same way, so stop at the first
-            raise ValueError(f"Experiment: trial {number} {error}")
+            where = ("" if self.journal is None else
+                     f"; the journal {self.journal.path!r} records metric=None, so resume with a new journal path")
+            raise ValueError(f"Experiment: trial {number} {error}{where}")
         status = "ok" if error is None else "failed"
         trial_metrics: dict[str, float | None] = dict(metrics)
         return Trial(number, arch, status, score, trial_metrics, error, outcome.duration)

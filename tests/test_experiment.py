@@ -357,6 +357,16 @@ def test_a_dict_of_several_metrics_without_metric_is_an_error():
     assert exp.history == []
 
 
+def test_the_several_metrics_error_says_the_journal_must_change(tmp_path):
+    path = tmp_path / "j.jsonl"
+    exp = nasnb.Experiment(two_act_net(), lambda m: {"loss": 0.3, "acc": 0.9}, "grid", journal=path, progress=False)
+    with pytest.raises(ValueError, match=r"records metric=None, so resume with a new journal path"):
+        exp.run()
+    with pytest.raises(nasnb.exceptions.JournalMismatchError, match="metric"):  # what the message warns of
+        nasnb.Experiment(two_act_net(), lambda m: {"loss": 0.3, "acc": 0.9}, "grid", journal=path, metric="acc",
+                         progress=False).run()
+
+
 @pytest.mark.parametrize("result, expected", [({"acc": 0.7}, 0.7), ({"score": 0.5, "loss": 2.0}, 0.5), (0.25, 0.25)])
 def test_one_number_a_score_entry_or_a_float_needs_no_metric(result, expected):
     exp = nasnb.Experiment(two_act_net(), lambda m: result, "grid", progress=False).run()
