@@ -123,7 +123,6 @@ class RegularizedEvolution(Strategy):
         self.sample_size = sample_size
         self.dedup_tries = dedup_tries
         self._population: deque[tuple[Indices, float]] = deque()
-        self._n_asked_random = 0
 
     def warm_up(self) -> tuple[str, int] | None:
         """The first ``population_size`` asks are random draws."""
