@@ -36,14 +36,14 @@ def _some(items: Sequence[Any], n: int = 8) -> str:
 
 
 def _key_problems(where: str, saved: Mapping[str, Any], current: Mapping[str, Any],
-                  add: Callable[[str, str], None]) -> None:
-    """Report the keys only this trainer has (missing) and those only the file has (unexpected)."""
+                  add: Callable[[str, str], None], mine: str = "this trainer") -> None:
+    """Report the keys only ``mine`` has (missing) and those only the file has (unexpected)."""
     missing = [k for k in current if k not in saved]
     unexpected = [k for k in saved if k not in current]
     if missing:
-        add(where, f"missing keys {_some(missing)} (in this trainer, not in the file)")
+        add(where, f"missing keys {_some(missing)} (in {mine}, not in the file)")
     if unexpected:
-        add(where, f"unexpected keys {_some(unexpected)} (in the file, not in this trainer)")
+        add(where, f"unexpected keys {_some(unexpected)} (in the file, not in {mine})")
 
 
 def _first_line(err: BaseException) -> str:
@@ -295,12 +295,7 @@ class CheckpointMixin:
             add("space", f"got {_quote(saved)}, expected key -> {{'kind', 'candidates', 'n_chosen'}}")
             return False
         mine = self._space_description()
-        missing = [k for k in mine if k not in saved]
-        unexpected = [k for k in saved if k not in mine]
-        if missing:
-            add("space", f"missing keys {_some(missing)} (in this model's space, not in the file)")
-        if unexpected:
-            add("space", f"unexpected keys {_some(unexpected)} (in the file, not in this model's space)")
+        _key_problems("space", saved, mine, add, mine="this model's space")
         for key, want in mine.items():
             got = saved.get(key)
             if key not in saved:
@@ -445,12 +440,7 @@ class CheckpointMixin:
         mine = self.history.names
         if names:  # unless the header's space already reported these differences
             theirs = saved["names"]
-            missing = [k for k in mine if k not in theirs]
-            unexpected = [k for k in theirs if k not in mine]
-            if missing:
-                add("history", f"missing keys {_some(missing)} (in this model's space, not in the file)")
-            if unexpected:
-                add("history", f"unexpected keys {_some(unexpected)} (in the file, not in this model's space)")
+            _key_problems("history", theirs, mine, add, mine="this model's space")
             for k, labels in mine.items():
                 got = theirs.get(k)
                 if k in theirs and (not isinstance(got, (list, tuple)) or [str(n) for n in got] != labels):
