@@ -423,3 +423,5 @@ def test_set_indices_sets_several_keys_in_one_change_and_checks_each():
     with pytest.raises(nasnb.ArchitectureError, match=rf"{keys[0]}.*\(99,\)"):
         space.set_indices({keys[0]: (99,)})
     assert "expected" in str(err.value)
+    space.set_indices(other, check=False)  # indices valid by construction: no check, still one batch
+    assert all(space.indices()[k] == other[k] for k in keys) and len(heard) == 3 and set(heard[-1]) == set(keys)

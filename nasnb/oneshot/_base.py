@@ -457,7 +457,7 @@ class OneShotTrainer(CheckpointMixin):
             raise TrainingError("nothing to validate on: dataset_valid is None and no data was given")
         self.data.check("validation data", data)
         was_training = self.model.training
-        decisions = {k: self.space.decision(k).indices for k in self.space}
+        decisions = self.space.indices()
         self.model.eval()
         self._enter_mode()
         sums: dict[str, float] = {}
@@ -477,8 +477,7 @@ class OneShotTrainer(CheckpointMixin):
         finally:
             self._exit_mode()
             self.model.train(was_training)
-            for key, indices in decisions.items():  # validation sampled paths: put the model back
-                self.space.decision(key).set(indices)
+            self.space.set_indices(decisions, check=False)  # validation sampled paths: put the model back
         if total == 0:
             raise TrainingError("validation data yielded no batches; expected at least one batch")
         return {k: v / total for k, v in sums.items()}

@@ -330,7 +330,6 @@ class EnasTrainer(OneShotTrainer):
         self.controller_optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.controller_lr)
         self.baseline: float | None = None
         self._queue: list[dict[str, tuple[int, ...]]] = []
-        self._decisions = [(k, self.space.decision(k)) for k in self.space]
         self._weights_cache: dict[str, list[float]] | None = None
 
     def _make_controller(self) -> EnasController:
@@ -343,12 +342,7 @@ class EnasTrainer(OneShotTrainer):
         ``checked=False`` skips :meth:`SearchSpace.set_indices`'s validation, for the
         per-step path whose indices the controller decoded (valid by construction).
         """
-        if checked:
-            self.space.set_indices(arch)
-            return
-        with self.space.batch():
-            for key, decision in self._decisions:
-                decision.set(arch[key])
+        self.space.set_indices(arch, check=checked)
 
     # -------------------------------------------------------------- steps
     def _train_step(self, x: Any, y: Any, arch_batch: Any) -> dict[str, float]:

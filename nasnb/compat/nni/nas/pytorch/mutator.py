@@ -207,6 +207,4 @@ class Mutator(BaseMutator):
             except InvalidChoice:
                 continue
         if resolved:
-            with space.batch():
-                for key, indices in resolved.items():
-                    space.decision(key).set(indices)
+            space.set_indices(resolved, check=False)  # parsed above
