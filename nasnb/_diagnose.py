@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from ._measure import EvalNoGrad
 from .exceptions import ForwardError
 from .space import SearchSpace
 
@@ -47,10 +47,8 @@ def _failing_module(model: nn.Module, args: tuple[Any, ...]) -> tuple[str, str] 
 
         handles.append(m.register_forward_pre_hook(pre))
         handles.append(m.register_forward_hook(post))
-    training = {m: m.training for m in model.modules()}
     try:
-        model.eval()
-        with torch.no_grad():
+        with EvalNoGrad(model):
             model(*args)
     except Exception:  # noqa: BLE001 - we only want to know where
         if stack:
@@ -58,6 +56,4 @@ def _failing_module(model: nn.Module, args: tuple[Any, ...]) -> tuple[str, str] 
     finally:
         for h in handles:
             h.remove()
-        for m, flag in training.items():
-            m.training = flag
     return failed[0] if failed else None

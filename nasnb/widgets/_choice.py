@@ -338,22 +338,18 @@ class ChoiceWidget:
             self.control.message.value = ("<span style='color:#777'>forward not checked: call the model once "
                                           "(its last input is kept weakly to check each change)</span>")
             return None
-        import torch
+        from .._measure import EvalNoGrad
 
         model = space.model
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
         memo.active = False
         try:
-            with torch.no_grad():
+            with EvalNoGrad(model):
                 model(*args, **memo._kwargs)
         except Exception as err:  # noqa: BLE001 - the user's forward can raise anything: shown, then undone
             return NasnbError(f"{self.key}: the model fails in forward with this choice, so it stays at the "
                               f"last one that ran. {type(err).__name__}: {err}")
         finally:
             memo.active = True
-            for m, was in modes.items():
-                m.training = was
         return None
 
     def _on_decision(self, decision: Any, old: tuple[int, ...], new: tuple[int, ...]) -> None:
