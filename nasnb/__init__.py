@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import mutables
 from .architecture import Choice
-from .exceptions import ArchitectureError, NasnbError, SearchSpaceError
+from .exceptions import ArchitectureError, NasnbError, SearchSpaceError, TrialPruned
 from .space import SearchSpace
 
 if TYPE_CHECKING:  # editors jump to the lazy names' sources
@@ -36,9 +36,11 @@ if TYPE_CHECKING:  # editors jump to the lazy names' sources
         fixed,
         graph,
         graph_layout,
+        insight,
         journal,
         mutator,
         nni_format,
+        objectives,
         oneshot,
         ops,
         plot,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:  # editors jump to the lazy names' sources
         strategy,
         widgets,
     )
+    from ._report import TrialReporter
     from .experiment import Experiment
     from .widgets import Explorer
 
@@ -57,10 +60,10 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
 
 # every public submodule is reachable as ``nasnb.<name>`` after ``import nasnb``, loaded on first use
 _LAZY_MODULES = {
-    "bench", "compat", "executors", "experiment", "fixed", "graph", "graph_layout", "journal", "mutator", "nni_format",
-    "oneshot", "ops", "plot", "profile", "spaces", "strategy", "widgets",
+    "bench", "compat", "executors", "experiment", "fixed", "graph", "graph_layout", "insight", "journal", "mutator",
+    "nni_format", "objectives", "oneshot", "ops", "plot", "profile", "spaces", "strategy", "widgets",
 }
-_LAZY_NAMES = {"Explorer": "nasnb.widgets", "Experiment": "nasnb.experiment"}
+_LAZY_NAMES = {"Explorer": "nasnb.widgets", "Experiment": "nasnb.experiment", "TrialReporter": "nasnb._report"}
 
 __all__ = [
     "ArchitectureError",
@@ -70,6 +73,8 @@ __all__ = [
     "NasnbError",
     "SearchSpace",
     "SearchSpaceError",
+    "TrialPruned",
+    "TrialReporter",
     "mutables",
 ]
 

@@ -17,14 +17,19 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from .exceptions import TrialPruned
+
+if TYPE_CHECKING:
+    from ._report import TrialReporter
 
 __all__ = [
     "Outcome", "Trial", "TrialTimeout", "ambiguous_metric", "check_timeout", "interpret", "run_evaluate",
 ]
 
 #: What became of a trial; one definition, read by type checkers and by the journal's reader.
-Status = Literal["ok", "failed", "timeout", "rejected"]
+Status = Literal["ok", "failed", "timeout", "rejected", "pruned"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 
@@ -42,8 +47,9 @@ class Trial:
         Position in the experiment (0, 1, ...), unique within a journal.
     arch : dict
         The architecture, in readable form (``SearchSpace.export``).
-    status : {"ok", "failed", "timeout", "rejected"}
-        ``rejected``: the constraint refused it before training.
+    status : {"ok", "failed", "timeout", "rejected", "pruned"}
+        ``rejected``: the constraint refused it before training; ``pruned``: the pruner
+        stopped it (``evaluate`` raised :class:`nasnb.TrialPruned`).
     score : float or None
         The metric the search optimises (None unless ``status == "ok"``).
     metrics : dict
@@ -53,6 +59,9 @@ class Trial:
         Why the trial failed (exception type and message).
     duration : float
         Seconds spent in ``evaluate``.
+    intermediate : list of [step, value]
+        The learning curve ``evaluate(model, trial)`` reported (``trial.report``), empty
+        if it reported nothing.
     """
 
     number: int
@@ -63,6 +72,7 @@ class Trial:
     error: str | None = None
     duration: float = 0.0
     traceback: str | None = field(default=None, repr=False)
+    intermediate: list[list[float]] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +99,7 @@ class Outcome:
     traceback: str | None = None
     duration: float = 0.0
     timed_out: bool = False
+    pruned: bool = False  # evaluate raised nasnb.TrialPruned
 
 
 def _alarm(signum: int, frame: Any) -> None:
@@ -134,8 +145,13 @@ def check_timeout(timeout: Any) -> float | None:
     raise ValueError(f"timeout must be a positive number of seconds or None, got {_show(timeout)}{problem or ''}")
 
 
-def run_evaluate(evaluate: Callable[[Any], Any], target: Any, limit: float | None = None) -> Outcome:
+def run_evaluate(evaluate: Callable[..., Any], target: Any, limit: float | None = None,
+                 reporter: TrialReporter | None = None) -> Outcome:
     """Call ``evaluate(target)``; return an :class:`Outcome`, never raise (except KeyboardInterrupt).
+
+    With a ``reporter`` (for an ``evaluate`` that :func:`~nasnb._report.takes_trial`) the
+    call is ``evaluate(target, reporter)``; if it raises :class:`nasnb.TrialPruned` the
+    outcome is marked ``pruned``.
 
     With ``limit`` (seconds; None or ``inf``: no limit), a timer signal interrupts
     ``evaluate`` when this runs in the main thread on POSIX; elsewhere the call completes
@@ -169,7 +185,7 @@ def run_evaluate(evaluate: Callable[[Any], Any], target: Any, limit: float | Non
             if timer is not None:
                 live[0] = True
                 signal.setitimer(signal.ITIMER_REAL, timer)
-            result = evaluate(target)
+            result = evaluate(target) if reporter is None else evaluate(target, reporter)
         finally:  # nested, so the timer goes off even if the alarm lands on the first line here
             try:
                 live[0] = False
@@ -180,6 +196,8 @@ def run_evaluate(evaluate: Callable[[Any], Any], target: Any, limit: float | Non
     except TrialTimeout:
         timed_out = True
     except Exception as err:  # noqa: BLE001 - a failing trial must not end the search
+        if _is_pruned(err):
+            return Outcome(duration=time.perf_counter() - start, pruned=True)
         failure = err
     duration = time.perf_counter() - start
     # the timer is off from here on: formatting and converting cannot be interrupted
@@ -198,6 +216,12 @@ def run_evaluate(evaluate: Callable[[Any], Any], target: Any, limit: float | Non
     except Exception as err:  # noqa: BLE001 - e.g. a mapping whose items() fails
         return Outcome(error=f"converting evaluate's result {_show(result)} failed: {_error_text(err)}",
                        traceback=_traceback_text(err), duration=duration)
+
+
+def _is_pruned(err: BaseException) -> bool:
+    """``nasnb.TrialPruned``, or Optuna's ``optuna.TrialPruned`` (the same idiom)."""
+    return isinstance(err, TrialPruned) or (type(err).__name__ == "TrialPruned"
+                                            and type(err).__module__.startswith("optuna"))
 
 
 # ------------------------------------------------------------------ readable text for any value

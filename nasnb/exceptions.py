@@ -17,6 +17,7 @@ newlines), a failure while running something is also a :class:`RuntimeError`::
     ├── ForwardError (RuntimeError)     the model's forward failed for an architecture
     └── StrategyError (RuntimeError)    a strategy misused or told garbage
     JournalWarning (UserWarning)        damaged journal lines skipped
+    TrialPruned (Exception)             not an error: ``evaluate`` raises it to end a pruned trial
 
 Examples
 --------
@@ -51,6 +52,7 @@ __all__ = [
     "SearchSpaceError",
     "StrategyError",
     "TrainingError",
+    "TrialPruned",
     "listed",
     "short_repr",
 ]
@@ -212,3 +214,17 @@ class ForwardError(NasnbError, RuntimeError):
 
 class StrategyError(NasnbError, RuntimeError):
     """A strategy used before :meth:`~nasnb.strategy.Strategy.bind`, or told garbage."""
+
+
+class TrialPruned(Exception):
+    """Raised by ``evaluate`` to end a trial the pruner stopped (``trial.should_prune()`` said so).
+
+    Not an error: the trial is recorded with status ``"pruned"`` and its curve, as
+    Optuna's ``raise optuna.TrialPruned()`` idiom.
+
+    >>> from nasnb._trial import run_evaluate
+    >>> def evaluate(model):
+    ...     raise TrialPruned()
+    >>> run_evaluate(evaluate, None).pruned
+    True
+    """

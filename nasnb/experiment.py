@@ -36,9 +36,13 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from ._atomic import atomic_file
+from ._pruning import PruningStudy, make_pruner
+from ._report import takes_trial
 from ._trial import Outcome, Status, Trial, ambiguous_metric, check_timeout, interpret
 from .executors import Executor, make_executor
+from .executors._base import start_executor
 from .journal import Journal
+from .objectives import COSTS, check_objectives, costs_needed, measure_costs, objective_values, pareto_front
 from .space import SearchSpace
 from .strategy import Strategy, make_strategy
 
@@ -63,17 +67,23 @@ class Experiment:
         ``metric`` attribute, such as a :class:`nasnb.bench.TabularBenchmark`, names its
         own). If ``evaluate`` has an attribute
         ``takes_arch = True`` (a :class:`nasnb.bench.TabularBenchmark`), it receives the
-        architecture dict instead and no model is built.
-    strategy : str or Strategy
+        architecture dict instead and no model is built. ``evaluate(model, trial)`` (a
+        second positional parameter named ``trial`` or without a default) also gets a
+        :class:`nasnb.TrialReporter`: ``trial.report(value, step)`` records a learning
+        curve (``Trial.intermediate``, journaled at once) and, with a ``pruner``,
+        ``if trial.should_prune(): raise nasnb.TrialPruned()`` stops a hopeless trial.
+    strategy : str or Strategy, optional
         A :mod:`nasnb.strategy` instance, or a name from ``nasnb.strategy.STRATEGIES``
-        (``"random"``, ``"grid"``, ``"evolution"``, ``"tpe"``, ``"rl"``) built with ``seed``.
+        (``"random"``, ``"grid"``, ``"evolution"``, ``"tpe"``, ``"rl"``, ``"nsga2"``) built
+        with ``seed``. Default: ``"random"``, or ``"nsga2"`` with several ``objectives``.
     max_trials : int
         Trials to evaluate (ok + failed + timed out; rejected ones do not count),
         including those already in the journal.
-    constraint : callable, optional
-        ``constraint(model) -> bool`` on the fixed model, before training (parameters,
-        FLOPs ...). Rejected architectures are recorded with status ``"rejected"`` and
-        told to the strategy as failed.
+    constraint : callable or dict, optional
+        ``constraint(model) -> bool`` on the fixed model, before training, or a dict of
+        upper bounds on costs nasnb measures (:data:`nasnb.objectives.COSTS`), e.g.
+        ``{"params": 5000, "latency_ms": 1.0}``. Rejected architectures are recorded with
+        status ``"rejected"`` (with their measured costs) and told to the strategy as failed.
     executor : {"inline", "process", "ray"} or Executor
         Where trials run. Default ``"inline"``.
     concurrency : int
@@ -86,10 +96,27 @@ class Experiment:
     timeout : float, optional
         Seconds per trial; slower trials are stopped and recorded as ``"timeout"``.
         None or ``float("inf")``: no limit.
+    pruner : {None, "median", "halving"} or optuna.pruners.BasePruner
+        Stops trials whose reported values lag behind (Optuna's ``MedianPruner``,
+        ``SuccessiveHalvingPruner`` or any Optuna pruner; needs ``nasnb[optuna]``).
+        Reported values must be better in ``mode``'s direction. A pruned trial has status
+        ``"pruned"``, no score, counts toward ``max_trials`` and is told to the strategy as
+        failed. Default: None (no pruning; reports are still recorded).
     metric : str, optional
         Which entry of ``evaluate``'s dict is the score.
     mode : {"max", "min"}
-        Whether a larger score is better.
+        Whether a larger score is better. Default: "max".
+    objectives : dict, optional
+        Several metrics to optimise at once, ``{"acc": "max", "latency_ms": "min"}``
+        (instead of ``metric``/``mode``): the search looks for the Pareto front
+        (:meth:`pareto_front`, :meth:`plot`, :meth:`pareto_view`) and there is no single
+        :meth:`best`. ``evaluate`` returns a dict with the objectives it measures, or a
+        number when exactly one objective is not a cost. ``"params"``, ``"flops"`` and
+        ``"latency_ms"`` are measured by :func:`nasnb.profile.profile` on the fixed model
+        unless ``evaluate`` returns them. Needs optuna (``nasnb[optuna]``).
+    example_input : Tensor or tuple, optional
+        Forward arguments for measuring ``"flops"`` / ``"latency_ms"`` (objectives or
+        constraint bounds); required when one of those is named.
     seed : int, optional
         Seed for a strategy given by name.
     strategy_options : dict, optional
@@ -104,13 +131,18 @@ class Experiment:
     ValueError
         For an unknown strategy or executor name, an option the strategy does not accept
         (or ``strategy_options`` with a strategy instance), ``mode`` not "max"/"min",
-        ``max_trials < 1`` or ``concurrency < 1``.
+        ``max_trials < 1`` or ``concurrency < 1``; ``objectives`` with ``metric``/``mode``,
+        a bound that is not a measured cost, or flops/latency without ``example_input``;
+        an unknown ``pruner`` name, or a pruner with several objectives.
+    StrategyError
+        For several objectives with a strategy that learns from one score (evolution, rl).
 
     Warns
     -----
     UserWarning
         When ``max_trials`` is not above the strategy's warm-up (evolution's
-        ``population_size``, TPE's ``n_startup_trials``): every trial would be a random draw.
+        ``population_size``, TPE's ``n_startup_trials``): every trial would be a random draw;
+        when a ``pruner`` is given but ``evaluate`` takes no ``trial`` (it cannot report).
 
     Examples
     --------
@@ -137,22 +169,42 @@ class Experiment:
     ...                  strategy_options={"population_size": 2}, progress=False)
     >>> exp.strategy
     RegularizedEvolution(population_size=2, sample_size=2, seed=0)
+
+    Learning curves and pruning: ``evaluate(model, trial)`` reports after each epoch and
+    stops when the pruner (here Optuna's median pruner) says so:
+
+    >>> import optuna
+    >>> import nasnb
+    >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, n) for n in (4, 2, 8, 1)], key="op"))
+    >>> def evaluate(model, trial):
+    ...     for epoch in range(3):
+    ...         trial.report(model[0].out_features * (epoch + 1))  # e.g. the validation accuracy
+    ...         if trial.should_prune():
+    ...             raise nasnb.TrialPruned()
+    ...     return model[0].out_features * 3
+    >>> exp = Experiment(net, evaluate, "grid", pruner=optuna.pruners.MedianPruner(n_startup_trials=1), progress=False)
+    >>> [(t.status, t.intermediate) for t in exp.run().history]  # doctest: +NORMALIZE_WHITESPACE
+    [('ok', [[0, 4.0], [1, 8.0], [2, 12.0]]), ('pruned', [[0, 2.0]]),
+     ('ok', [[0, 8.0], [1, 16.0], [2, 24.0]]), ('pruned', [[0, 1.0]])]
     """
 
     def __init__(
         self,
         model_or_space: nn.Module | SearchSpace,
-        evaluate: Callable[[Any], Any],
-        strategy: str | Strategy = "random",
+        evaluate: Callable[..., Any],
+        strategy: str | Strategy | None = None,
         *,
         max_trials: int = 20,
-        constraint: Callable[[nn.Module], bool] | None = None,
+        constraint: Callable[[nn.Module], bool] | Mapping[str, float] | None = None,
         executor: str | Executor = "inline",
         concurrency: int = 1,
         journal: str | os.PathLike[str] | None = None,
         timeout: float | None = None,
+        pruner: str | Any | None = None,
         metric: str | None = None,
-        mode: str = "max",
+        mode: str | None = None,
+        objectives: Mapping[str, str] | None = None,
+        example_input: Any = None,
         seed: int | None = None,
         strategy_options: Mapping[str, Any] | None = None,
         progress: bool | str = "auto",
@@ -165,8 +217,19 @@ class Experiment:
             raise TypeError(f"Experiment expects an nn.Module or a SearchSpace, got {type(model_or_space).__name__}")
         if not callable(evaluate):
             raise TypeError(f"evaluate must be callable (model -> float | dict), got {type(evaluate).__name__}")
+        self.objectives = None if objectives is None else check_objectives(objectives)
+        if self.objectives is not None:
+            if metric is not None or mode is not None:
+                raise ValueError(f"pass objectives= or metric=/mode=, not both: objectives={self.objectives} "
+                                 f"names every metric and its direction")
+            metric, mode = next(iter(self.objectives.items()))
+        mode = "max" if mode is None else mode
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self._bounds = _check_bounds(constraint)
+        self.example_input = example_input
+        self._costs = costs_needed([*(self.objectives or ()), *self._bounds], example_input)
+        self._measured: dict[int, dict[str, float]] = {}  # costs of submitted trials, until recorded
         if not isinstance(max_trials, int) or max_trials < 1:
             raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
         if not isinstance(concurrency, int) or concurrency < 1:
@@ -175,12 +238,18 @@ class Experiment:
         if progress not in ("auto", True, False):
             raise ValueError(f"progress must be 'auto', True or False, got {progress!r}")
         self.evaluate = evaluate
+        n_objectives = len(self.objectives or ("score",))
+        if strategy is None:
+            strategy = "nsga2" if n_objectives > 1 else "random"
         self.strategy = make_strategy(strategy, seed=seed, options=strategy_options)
         _warn_warm_up(self.strategy, max_trials, named=isinstance(strategy, str))
         if self.strategy.space is None:
-            self.strategy.bind(self.space)
+            self.strategy.bind(self.space, n_objectives=n_objectives)
         elif self.strategy.space is not self.space:
             raise ValueError("the strategy is bound to another space; pass a fresh strategy")
+        elif self.strategy.n_objectives != n_objectives:
+            raise ValueError(f"the strategy was bound for {self.strategy.n_objectives} objective(s), this experiment "
+                             f"has {n_objectives}; pass a fresh strategy")
         self.executor = make_executor(executor)
         self.max_trials = max_trials
         self.constraint = constraint
@@ -191,19 +260,26 @@ class Experiment:
         self.progress = progress
         self.journal = None if journal is None else Journal(
             journal, self.space, meta={"strategy": self.strategy.name, "strategy_settings": _settings(self.strategy),
-                                       "metric": metric, "mode": mode})
+                                       "metric": metric, "mode": mode,
+                                       **({"objectives": self.objectives} if self.objectives else {})})
         self.history: list[Trial] = []
         self._next_number = 0
         self._unfinished: dict[int, dict[str, Any]] = {}  # asked, trial not recorded (an interrupted run)
         self.max_rejections = 1000
+        self._init_pruning(pruner)
 
     # ------------------------------------------------------------------ views
     def __repr__(self) -> str:
-        best = self.best(1)
-        best_txt = f"best {best[0].score:.6g}" if best else "no result yet"
+        if self.multi_objective:
+            front = self.pareto_front()
+            best_txt = f"Pareto front of {len(front)}" if front else "no result yet"
+        else:
+            best = self.best(1)
+            best_txt = f"best {best[0].score:.6g}" if best else "no result yet"
         rejected = f", {self.n_rejected} rejected" if self.n_rejected else ""
+        rejected += f", {self.n_pruned} pruned" if self.n_pruned else ""
         return (f"Experiment({type(self.strategy).__name__}, {self.n_done}/{self.max_trials} trials, "
-                f"{self.n_failed} failed{rejected}, {best_txt})")
+                f"{self.n_failed} failed{rejected}, {best_txt}{', stopped' if self.stopped else ''})")
 
     def _repr_html_(self) -> str:
         from ._experiment_live import results_html
@@ -225,8 +301,53 @@ class Experiment:
         """Architectures the constraint rejected before training (not counted in ``max_trials``)."""
         return sum(1 for t in self.history if t.status == "rejected")
 
+    @property
+    def n_pruned(self) -> int:
+        """Trials the pruner stopped (counted in :attr:`n_done` and ``max_trials``)."""
+        return sum(1 for t in self.history if t.status == "pruned")
+
+    @property
+    def multi_objective(self) -> bool:
+        """True with several ``objectives``: there is a Pareto front, not one best trial."""
+        return self.objectives is not None and len(self.objectives) > 1
+
+    def pareto_front(self) -> list[Trial]:
+        """The successful trials no other trial beats on every objective, best first objective first.
+
+        With one objective (``metric``/``mode``), the best trial(s). Pareto dominance is
+        Optuna's (:func:`nasnb.objectives.pareto_front`).
+
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, n) for n in (1, 2, 3)], key="op"))
+        >>> def evaluate(model):  # wider is more accurate here, and costs more parameters
+        ...     return {"acc": model[0].out_features / 4}
+        >>> exp = Experiment(net, evaluate, "grid", objectives={"acc": "max", "params": "min"}, progress=False).run()
+        >>> [(t.metrics["acc"], t.metrics["params"]) for t in exp.pareto_front()]
+        [(0.75, 15.0), (0.5, 10.0), (0.25, 5.0)]
+        """
+        if self.objectives:
+            return pareto_front(self.history, self.objectives)
+        ranked = self.best(len(self.history))
+        return [t for t in ranked if t.score == ranked[0].score]
+
+    def pareto_view(self) -> Any:
+        """A widget of the Pareto front: pick a point to see, apply, fix or export its architecture.
+
+        See :class:`nasnb.widgets.ParetoView`.
+        """
+        from .widgets import ParetoView
+
+        return ParetoView(self)
+
     def best(self, k: int = 1) -> list[Trial]:
         """The ``k`` best successful trials, best first (ties: earlier first).
+
+        Raises
+        ------
+        ValueError
+            With several ``objectives``: there is no single best; the message points to
+            :meth:`pareto_front`.
 
         >>> from torch import nn
         >>> from nasnb import mutables
@@ -235,6 +356,9 @@ class Experiment:
         >>> [(t.arch, t.score) for t in exp.best(2)]
         [({'op': 0}, 8.0), ({'op': 1}, 2.0)]
         """
+        if self.multi_objective:
+            raise ValueError(f"this experiment has {len(self.objectives or ())} objectives {list(self.objectives or ())}: "
+                             f"no trial is best on all of them; use exp.pareto_front() (or exp.pareto_view() to pick one)")
         ok = [t for t in self.history if t.ok]
         sign = -1.0 if self.mode == "max" else 1.0
         return sorted(ok, key=lambda t: (sign * _score(t), t.number))[:k]
@@ -274,11 +398,35 @@ class Experiment:
             out.append(row)
         return out
 
+    def importance(self, *, metric: str | None = None, evaluator: Any = "fanova", seed: int = 0) -> dict[str, float]:
+        """How much each key's choice explains the score (:func:`nasnb.insight.importance`)."""
+        from .insight import importance
+
+        return importance(self, metric=metric, evaluator=evaluator, seed=seed)
+
+    def trials_dataframe(self) -> Any:
+        """The history as a pandas DataFrame (:func:`nasnb.insight.trials_dataframe`)."""
+        from .insight import trials_dataframe
+
+        return trials_dataframe(self)
+
+    def leaderboard(self, k: int = 10) -> Any:
+        """The ``k`` best trials, each shown where it differs from the best (:func:`nasnb.insight.leaderboard`)."""
+        from .insight import leaderboard
+
+        return leaderboard(self, k)
+
     # ------------------------------------------------------------------- run
-    def _signed(self, score: float | None) -> float | None:
-        if score is None:
+    def _told(self, trial: Trial) -> float | tuple[float, ...] | None:
+        """What the strategy learns from ``trial``: its score (or one value per objective), larger is better."""
+        if self.multi_objective:
+            values = objective_values(trial, self.objectives or {})
+            if values is None:
+                return None
+            return tuple(v if d == "max" else -v for v, d in zip(values, (self.objectives or {}).values()))
+        if not trial.ok or trial.score is None:
             return None
-        return score if self.mode == "max" else -score
+        return trial.score if self.mode == "max" else -trial.score
 
     def _sync(self) -> None:
         """Open (create, lock) the journal and take in the trials this experiment does not know yet.
@@ -295,7 +443,9 @@ class Experiment:
                 known[key] -= 1
                 continue
             self.history.append(trial)
-            self.strategy.tell(trial.arch, self._signed(trial.score) if trial.ok else None)
+            self.strategy.tell(trial.arch, self._told(trial))
+            if self._pruning is not None:
+                self._pruning.finish(trial)  # its curve, for the pruner to compare against
         used = {t.number for t in self.history}
         self._next_number = max(self._next_number, self.journal.max_number + 1, *(n + 1 for n in used))
         if self._unfinished:  # another writer may have finished or numbered them meanwhile
@@ -317,23 +467,34 @@ class Experiment:
         return json.dumps(arch, sort_keys=True, default=str)
 
     def _record(self, trial: Trial, live: LiveProgress | None) -> None:
+        trial.intermediate = self._curves.pop(trial.number, trial.intermediate)
+        if self._pruning is not None:
+            self._pruning.finish(trial)
         if self.journal is not None:
             self.journal.append(trial)
         self.history.append(trial)
         self._unfinished.pop(trial.number, None)
-        self.strategy.tell(trial.arch, self._signed(trial.score) if trial.ok else None)
+        self.strategy.tell(trial.arch, self._told(trial))
         if live is not None:
             live.update(trial)
 
     def _finish(self, number: int, arch: dict[str, Any], outcome: Outcome) -> Trial:
         status: Status
+        measured = self._measured.pop(number, {})
+        if outcome.pruned:
+            return Trial(number, arch, "pruned", None, dict(measured), self._pruned_why(number), outcome.duration)
         if outcome.error is not None:
             status = "timeout" if outcome.timed_out else "failed"
-            return Trial(number, arch, status, None, {}, outcome.error, outcome.duration, outcome.traceback)
+            return Trial(number, arch, status, None, dict(measured), outcome.error, outcome.duration, outcome.traceback)
         metric = self.metric
         if metric is None and isinstance(outcome.result, Mapping):
             metric = _metric_of(self.evaluate)  # the metric an evaluator names itself (a benchmark's)
-        score, metrics, error = interpret(outcome.result, metric)
+        score, metrics, error = interpret(self._with_costs(outcome.result, measured), metric)
+        metrics = {**measured, **metrics}
+        missing = [name for name in self.objectives or () if name not in metrics]
+        if missing:  # says more than interpret's "no metric" for the first one
+            score, error = None, (f"evaluate returned no {missing}; objectives {list(self.objectives or ())} need "
+                                  f"every one (a number result is the one objective nasnb does not measure)")
         if metric is None and error is not None and error == ambiguous_metric(metrics):
             # not a failed trial: every trial would fail the same way, so stop at the first
             where = ("" if self.journal is None else
@@ -342,6 +503,51 @@ class Experiment:
         status = "ok" if error is None else "failed"
         trial_metrics: dict[str, float | None] = dict(metrics)
         return Trial(number, arch, status, score, trial_metrics, error, outcome.duration)
+
+    # ---------------------------------------------------------------- reports and pruning
+    def _init_pruning(self, pruner: Any) -> None:
+        self.pruner = make_pruner(pruner)
+        if self.pruner is not None and self.multi_objective:
+            raise ValueError(f"pruner={pruner!r} with several objectives {list(self.objectives or ())}: Optuna's "
+                             f"pruners judge one objective; pass pruner=None or one objective")
+        self._pruning = None if self.pruner is None else PruningStudy(self.pruner, self.mode)
+        self._curves: dict[int, list[list[float]]] = {}  # what running trials reported so far
+        if self.pruner is not None and not takes_trial(self.evaluate):
+            warnings.warn(f"Experiment: pruner={pruner!r} can do nothing because evaluate takes no `trial` argument; "
+                          f"define evaluate(model, trial), call trial.report(value) each epoch and "
+                          f"`if trial.should_prune(): raise nasnb.TrialPruned()`", UserWarning, stacklevel=3)
+
+    def _start_executor(self) -> None:
+        """Start the executor with :meth:`_on_report`; curves of trials an earlier run left unfinished are dropped."""
+        self._curves.clear()  # those trials are re-run: their new curves start empty
+        if self._pruning is not None:
+            self._pruning.abandon()
+        start_executor(self.executor, self.evaluate, self.concurrency, self._on_report)
+
+    def _on_report(self, number: int, step: int, value: float) -> bool:
+        """Trial ``number`` reported ``value`` at ``step`` (from any executor): keep, journal, ask the pruner."""
+        self._curves.setdefault(number, []).append([step, value])
+        if self.journal is not None:
+            self.journal.report(number, step, value)
+        return self._pruning is not None and self._pruning.report(number, step, value)
+
+    def _pruned_why(self, number: int) -> str:
+        curve = self._curves.get(number)
+        if not curve:
+            return "stopped before any report"
+        step, value = curve[-1]
+        return f"stopped after step {int(step)} (last reported value {value:.6g})"
+
+    def _with_costs(self, result: Any, measured: Mapping[str, float]) -> Any:
+        """``evaluate``'s result with the measured costs (its own numbers win); a number names the one other objective."""
+        if self.objectives is None:
+            return result  # the costs join the metrics after the score is read
+        if isinstance(result, Mapping):
+            return {**measured, **result}
+        own = [name for name in self.objectives if name not in measured]
+        if len(own) == 1:
+            return {**measured, own[0]: result}
+        return result
 
     def run(self, progress: bool | str | None = None) -> Experiment:
         """Run until ``max_trials`` trials are evaluated or the strategy is exhausted.
@@ -361,6 +567,7 @@ class Experiment:
             neither ``metric`` nor a ``"score"`` entry says which one is the score.
         """
         live = None
+        self._stop_requested = False
         try:
             self._sync()
             from ._experiment_live import make_progress
@@ -374,16 +581,47 @@ class Experiment:
                 live.close()
         return self
 
+    #: set by :meth:`stop`, cleared when :meth:`run` starts
+    _stop_requested = False
+
+    def stop(self) -> None:
+        """Ask a running :meth:`run` to submit no new trial; it returns once the running ones are recorded.
+
+        Safe to call from ``evaluate``, a widget callback (the live view's Stop button) or
+        another thread. Nothing is lost: trials already running finish and are recorded
+        (in the journal too), and calling :meth:`run` again goes on until ``max_trials``.
+        A ``stop()`` before :meth:`run` has no effect (``run`` clears the request).
+
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, n) for n in (1, 2, 3, 4)], key="op"))
+        >>> def evaluate(model):
+        ...     if model[0].out_features == 2:
+        ...         exp.stop()  # during the second trial
+        ...     return model[0].out_features
+        >>> exp = Experiment(net, evaluate, "grid", max_trials=4, progress=False)
+        >>> exp.run()
+        Experiment(GridSearch, 2/4 trials, 0 failed, best 2, stopped)
+        >>> exp.run()
+        Experiment(GridSearch, 4/4 trials, 0 failed, best 4)
+        """
+        self._stop_requested = True
+
+    @property
+    def stopped(self) -> bool:
+        """True when :meth:`stop` ended the last :meth:`run` before ``max_trials`` trials were done."""
+        return self._stop_requested and self.n_done < self.max_trials
+
     def _loop(self, live: LiveProgress | None) -> None:
         want_model = not getattr(self.evaluate, "takes_arch", False)
         retry = sorted(self._unfinished.items())  # asked by an earlier run, never finished
-        self.executor.start(self.evaluate, self.concurrency)
+        self._start_executor()
         pending: dict[int, dict[str, Any]] = {}
         exhausted = False
         rejections = 0
         try:
             while True:
-                while (self.executor.free > 0 and (retry or not exhausted)
+                while (self.executor.free > 0 and (retry or not exhausted) and not self._stop_requested
                        and self.n_done + len(pending) < self.max_trials):
                     if retry:
                         number, arch = retry.pop(0)
@@ -395,10 +633,14 @@ class Experiment:
                         arch = asked
                         number, self._next_number = self._next_number, self._next_number + 1
                         self._unfinished[number] = arch  # until its trial is recorded
-                    model = self.space.fix(arch) if (want_model or self.constraint is not None) else None
-                    # the model is fixed whenever there is a constraint
-                    if self.constraint is not None and model is not None and not self._allowed(self.constraint, model, arch):
-                        self._record(Trial(number, arch, "rejected", error="rejected by the constraint"), live)
+                    fixed = want_model or self.constraint is not None or bool(self._costs)
+                    model = self.space.fix(arch) if fixed else None
+                    refused = self._refused(number, arch, model)
+                    if refused is not None and refused.status == "failed":  # its costs could not be measured
+                        self._record(refused, live)
+                        continue
+                    if refused is not None:
+                        self._record(refused, live)
                         rejections += 1
                         if rejections >= self.max_rejections:
                             warnings.warn(f"Experiment: stopped after {rejections} architectures in a row were "
@@ -415,8 +657,29 @@ class Experiment:
                 for number, outcome in self.executor.wait(timeout=1.0):
                     self._record(self._finish(number, pending[number], outcome), live)
                     del pending[number]  # only once it is recorded
+                if live is not None:
+                    live.poll()  # a notebook's Stop button is heard here
         finally:
             self.executor.shutdown()
+
+    def _refused(self, number: int, arch: dict[str, Any], model: nn.Module | None) -> Trial | None:
+        """The trial, rejected by the constraint or failed measuring its costs; None to train it (costs kept)."""
+        if model is None:
+            return None
+        costs: dict[str, float] = {}
+        if self._costs:
+            try:
+                costs = measure_costs(model, self._costs, self.example_input)
+            except Exception as err:  # noqa: BLE001 - one architecture's forward failing must not end the search
+                return Trial(number, arch, "failed", error=f"measuring {self._costs} with nasnb.profile failed: "
+                                                           f"{type(err).__name__}: {err}")
+        over = [f"{name} {costs[name]:g} > {bound:g}" for name, bound in self._bounds.items() if costs[name] > bound]
+        if over:
+            return Trial(number, arch, "rejected", metrics=dict(costs), error=f"rejected by the constraint: {', '.join(over)}")
+        if callable(self.constraint) and not self._allowed(self.constraint, model, arch):
+            return Trial(number, arch, "rejected", metrics=dict(costs), error="rejected by the constraint")
+        self._measured[number] = costs
+        return None
 
     @staticmethod
     def _allowed(constraint: Callable[[nn.Module], bool], model: nn.Module, arch: Mapping[str, Any]) -> bool:
@@ -429,7 +692,8 @@ class Experiment:
 
     # ------------------------------------------------------------------ plots
     def plot(self, *, ax: Any = None) -> Any:
-        """Score per trial with the best-so-far line (:func:`nasnb.plot.plot_trials`).
+        """Score per trial with the best-so-far line (:func:`nasnb.plot.plot_trials`); with
+        several objectives, the Pareto front of the first two (:func:`nasnb.plot.plot_pareto`).
 
         >>> import matplotlib
         >>> matplotlib.use("Agg")
@@ -440,9 +704,9 @@ class Experiment:
         >>> type(fig).__name__
         'Figure'
         """
-        from .plot import plot_trials
+        from .plot import plot_pareto, plot_trials
 
-        return plot_trials(self, ax=ax)
+        return plot_pareto(self, ax=ax) if self.multi_objective else plot_trials(self, ax=ax)
 
     def draw_best(self, **kwargs: Any) -> Any:
         """Draw the best architecture with :func:`nasnb.plot.draw_space` (keyword arguments go there).
@@ -502,6 +766,24 @@ def _warn_warm_up(strategy: Strategy, max_trials: int, named: bool) -> None:
     warnings.warn(f"Experiment: max_trials={max_trials} <= {option}={n}: every trial is a random draw; "
                   f"{strategy.name} never starts learning from the results. Pass {how}, or raise max_trials.",
                   stacklevel=3)
+
+
+def _check_bounds(constraint: Any) -> dict[str, float]:
+    """The upper bounds of a dict ``constraint`` (checked), {} for a callable or None."""
+    if constraint is None or callable(constraint):
+        return {}
+    if not isinstance(constraint, Mapping):
+        raise TypeError(f"constraint must be a callable (model -> bool) or a dict of cost bounds, "
+                        f"got {type(constraint).__name__}")
+    bounds: dict[str, float] = {}
+    for name, bound in constraint.items():
+        if name not in COSTS:
+            raise ValueError(f"constraint: {name!r} is not a cost nasnb measures before training; a dict bounds "
+                             f"{list(COSTS)} (write constraint=lambda model: ... for anything else)")
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not bound > 0:
+            raise ValueError(f"constraint: the bound of {name!r} is {bound!r}; expected a positive number")
+        bounds[name] = float(bound)
+    return bounds
 
 
 def _metric_of(evaluate: Any) -> str | None:

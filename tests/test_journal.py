@@ -142,3 +142,21 @@ def test_failed_trials_round_trip(tmp_path):
     (trial,) = Journal(tmp_path / "j.jsonl", space).read()
     assert (trial.status, trial.error, trial.metrics) == ("failed", "ValueError: x", {"loss": None})
     assert os.path.getsize(tmp_path / "j.jsonl") > 0
+
+
+def test_curves_round_trip_and_old_records_without_them_still_read(tmp_path):
+    path = tmp_path / "j.jsonl"
+    space = SearchSpace(net())
+    arch = space.sample(seed=0)
+    with Journal(path, space) as journal:
+        journal.report(0, 0, 0.25)
+        journal.append(Trial(0, arch, "pruned", intermediate=[[0, 0.25]]))
+        journal.append(Trial(1, arch, score=0.5))
+    lines = path.read_text().splitlines()
+    old = json.loads(lines[-1])
+    del old["intermediate"]  # a record written before reporting existed
+    bad = {**old, "number": 2, "intermediate": [[0.5, 1.0]]}
+    path.write_text("\n".join([*lines[:-1], json.dumps(old), json.dumps(bad)]) + "\n")
+    with pytest.warns(UserWarning, match=r"line 5: 'intermediate' is \[\[0.5, 1.0\]\], expected a list of \[step, value\]"):
+        trials = Journal(path, space).read()
+    assert [(t.number, t.status, t.intermediate) for t in trials] == [(0, "pruned", [[0, 0.25]]), (1, "ok", [])]

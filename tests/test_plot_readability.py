@@ -41,6 +41,9 @@ from nasnb.plot import (  # noqa: E402
     plot_arch_heatmap,
     plot_arch_weights,
     plot_best_so_far,
+    plot_curves,
+    plot_importance,
+    plot_parallel,
     plot_trials,
 )
 from nasnb.plot._history import _live_figure, _scale_data  # noqa: E402
@@ -172,6 +175,35 @@ def experiment(n_trials: int = 40, seed: int = 0, fail: bool = True, run: bool =
     return exp.run() if run else exp
 
 
+def darts_experiment(n_trials: int = 40) -> nasnb.Experiment:
+    """A random search of the DARTS space (36 keys) whose score depends on a few keys."""
+
+    def evaluate(arch):
+        return 0.8 + 0.05 * (arch["normal_n2_p0"] == "sep_conv_3x3") + 0.01 * (len(str(arch["reduce_n3_p1"])) % 3)
+
+    evaluate.takes_arch = True
+    return _cached("darts_experiment", lambda: nasnb.Experiment(darts_space(), evaluate, strategy.Random(seed=0),
+                                                                max_trials=n_trials, progress=False).run())
+
+
+def curves_experiment(n_trials: int = 40) -> nasnb.Experiment:
+    """A random search whose trials report 20 epochs of a saturating curve; the median pruner stops the weak ones."""
+    acts = [nn.Identity, nn.ReLU, nn.Tanh, nn.Sigmoid]
+    net = nn.Sequential(*(mutables.LayerChoice([a() for a in acts], key=k) for k in ("a", "b", "c")))
+
+    def evaluate(m, trial):
+        kinds = [acts.index(type(layer)) for layer in m]
+        top = 0.5 + 0.1 * kinds[0] + 0.05 * kinds[1] - 0.02 * kinds[2]
+        for epoch in range(20):
+            trial.report(top * (1 - math.exp(-(epoch + 1) / 4)))
+            if trial.should_prune():
+                raise nasnb.TrialPruned()
+        return top
+
+    return nasnb.Experiment(net, evaluate, strategy.Random(seed=0), max_trials=n_trials, pruner="median",
+                            progress=False).run()
+
+
 def _live_trainer_figure(history: ArchHistory):
     monitor = LiveMonitor(SimpleNamespace(history=history, num_epochs=1), bar=False, text=False, plot=True)
     return monitor.figure()
@@ -230,6 +262,11 @@ FIGURES = {
                        {"trials:40", "series"}),
     "live_experiment_40": (lambda: _live_experiment_figure(experiment(40)), {"trials:40"}),
     "live_experiment_start": (lambda: _live_experiment_figure(experiment(40, run=False)), {"trials:40"}),
+    "curves_40": (lambda: plot_curves(curves_experiment(40)), {"steps", "series"}),
+    "importance_40": (lambda: plot_importance(experiment(40)), {"values"}),
+    "importance_darts": (lambda: plot_importance(darts_experiment()), {"values"}),
+    "parallel_40": (lambda: plot_parallel(experiment(40)), set()),
+    "parallel_darts": (lambda: plot_parallel(darts_experiment()), set()),
 }
 
 

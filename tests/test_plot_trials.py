@@ -122,3 +122,12 @@ def test_results_table_of_a_float_evaluate_has_one_score_column():
     html = _experiment()._repr_html_()
     assert html.count("<th>score</th>") == 1
     assert "<tr><th>#</th><th>score</th><th>act</th></tr>" in html
+
+
+def test_pruned_trials_are_marked_apart_from_failed_ones():
+    trials = [*TRIALS, Trial(5, {}, "pruned", intermediate=[[0, 0.1]])]
+    data = _trials_data(trials)
+    assert data.failed == [1] and data.pruned == [5]
+    ax = plot_trials(trials).axes[0]
+    labels = {c.get_label(): len(c.get_offsets()) for c in ax.collections}
+    assert labels == {"trial score": 3, "failed": 1, "pruned": 1}

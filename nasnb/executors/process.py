@@ -6,6 +6,11 @@ cloudpickle when it is installed (so functions defined in a notebook work), othe
 with pickle. A trial over its time limit, or a worker that dies, costs only that worker:
 it is killed and replaced, and the trial is recorded as timed out / failed.
 
+An ``evaluate(model, trial)`` reports over the worker's pipe: each ``trial.report()``
+sends ``b"R"`` + the step and value (distinct from the ``b"S"`` start byte and the
+pickled outcome) and blocks until the driver, which answers while it waits for results,
+sends back one byte: ``b"P"`` (prune) or ``b"C"`` (continue).
+
 Workers die with their driver, even one killed with ``kill -9``: on Linux the kernel
 kills a worker when the driver thread that started it ends (``PR_SET_PDEATHSIG``), and
 on every POSIX system each worker also watches its parent process (and, under
@@ -23,6 +28,7 @@ import os
 import pickle
 import select
 import signal
+import struct
 import sys
 import threading
 import time
@@ -31,8 +37,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_connections
 from typing import Any
 
+from .._report import TrialReporter, takes_trial
 from .._trial import Outcome, check_timeout, run_evaluate
-from ._base import Executor
+from ._base import Executor, OnReport
 
 __all__ = ["ProcessExecutor"]
 
@@ -128,6 +135,12 @@ def _worker_main(conn: Any, threads: int | None, driver_pid: int | None = None,
         broken = None
     except Exception as err:  # noqa: BLE001 - reported with every trial instead
         evaluate, broken = None, f"{type(err).__name__} while unpickling evaluate in the worker: {err}"
+    reports = broken is None and takes_trial(evaluate)
+
+    def send(step: int, value: float) -> bool:
+        conn.send_bytes(_REPORT + _STEP_VALUE.pack(step, value))
+        return bool(conn.recv_bytes() == _PRUNE)
+
     while True:
         try:
             payload = conn.recv_bytes()
@@ -135,8 +148,10 @@ def _worker_main(conn: Any, threads: int | None, driver_pid: int | None = None,
             return
         if not payload:
             return
+        if payload in (_PRUNE, _CONTINUE):
+            continue  # the answer to a report that the trial's time limit interrupted
         try:
-            target, limit = pickle.loads(payload)
+            target, limit, trial_id = pickle.loads(payload)
         except Exception as err:  # noqa: BLE001
             outcome = Outcome(error=f"{type(err).__name__} while unpickling the trial: {err}")
         else:
@@ -144,7 +159,7 @@ def _worker_main(conn: Any, threads: int | None, driver_pid: int | None = None,
                 conn.send_bytes(pickle.dumps(Outcome(error=broken)))
                 continue
             conn.send_bytes(_STARTED)  # the time limit counts from here, not from worker start-up
-            outcome = run_evaluate(evaluate, target, limit)
+            outcome = run_evaluate(evaluate, target, limit, TrialReporter(trial_id, send) if reports else None)
         try:
             data = pickle.dumps(outcome)
         except Exception as err:  # noqa: BLE001 - unpicklable result
@@ -154,6 +169,9 @@ def _worker_main(conn: Any, threads: int | None, driver_pid: int | None = None,
 
 
 _STARTED = b"S"
+_REPORT = b"R"  # + _STEP_VALUE: a report from trial.report()
+_STEP_VALUE = struct.Struct("<qd")
+_PRUNE, _CONTINUE = b"P", b"C"  # the driver's answer to a report
 _DIED_HINT = (" (with start_method 'spawn'/'forkserver' a script must start the experiment under "
               "`if __name__ == '__main__':`; see the worker's traceback on stderr)")
 
@@ -216,8 +234,9 @@ class ProcessExecutor(Executor):
     def __repr__(self) -> str:
         return f"ProcessExecutor(start_method={self.start_method!r}, slots={self.slots})"
 
-    def start(self, evaluate: Callable[[Any], Any], slots: int) -> None:
+    def start(self, evaluate: Callable[..., Any], slots: int, on_report: OnReport | None = None) -> None:
         self.slots = max(1, int(slots))
+        self._on_report = on_report
         self._ctx = multiprocessing.get_context(self.start_method)
         self._evaluate_bytes = _dumps(evaluate)
         # start every worker first, then hand each evaluate: start-ups overlap even when a large
@@ -238,7 +257,7 @@ class ProcessExecutor(Executor):
     def submit(self, trial_id: int, target: Any, timeout: float | None) -> None:
         timeout = check_timeout(timeout)  # inf: no limit
         w = self._idle_worker()
-        w.conn.send_bytes(_dumps((target, timeout)))
+        w.conn.send_bytes(_dumps((target, timeout, trial_id)))
         w.task = _Task(trial_id, None, timeout)
         self._running[trial_id] = w
 
@@ -280,6 +299,13 @@ class ProcessExecutor(Executor):
                 else:
                     if data == _STARTED:
                         task.started = started = time.perf_counter()
+                    elif data[:1] == _REPORT and len(data) == 1 + _STEP_VALUE.size:
+                        step, value = _STEP_VALUE.unpack(data[1:])
+                        prune = self._on_report is not None and self._on_report(trial_id, step, value)
+                        try:
+                            w.conn.send_bytes(_PRUNE if prune else _CONTINUE)
+                        except OSError:  # the worker died meanwhile: its pipe's end says so next time
+                            pass
                     else:
                         outcome = pickle.loads(data)
                         w.task = None

@@ -2,16 +2,25 @@
 
 Needs the optional extra: ``pip install 'nasnb[ray]'``. Ray is imported in
 :meth:`RayExecutor.start`, never by ``import nasnb``.
+
+Reports (``evaluate(model, trial)``) go through an async Ray actor, the inbox: a
+worker's ``trial.report()`` calls ``ray.get(inbox.report.remote(...))``, which waits for
+the driver's answer. The driver always holds one pending ``inbox.take()`` (it returns
+once reports are waiting) among the refs its :meth:`RayExecutor.wait` waits on, so a
+report wakes it at once, without polling; it calls ``on_report`` for each and sends the
+answers with ``inbox.answer()``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .._report import TrialReporter, takes_trial
 from .._trial import Outcome, check_timeout, run_evaluate
-from ._base import Executor
+from ._base import Executor, OnReport
 
 __all__ = ["RayExecutor"]
 
@@ -26,8 +35,45 @@ def _import_ray() -> Any:
     return ray
 
 
-def _ray_trial(evaluate: Callable[[Any], Any], target: Any, limit: float | None) -> Outcome:
-    return run_evaluate(evaluate, target, limit)
+def _ray_trial(evaluate: Callable[..., Any], target: Any, limit: float | None, trial_id: int = -1,
+               inbox: Any = None) -> Outcome:
+    if inbox is None:
+        return run_evaluate(evaluate, target, limit)
+    import ray
+
+    def send(step: int, value: float) -> bool:
+        return bool(ray.get(inbox.report.remote(trial_id, step, value)))
+
+    return run_evaluate(evaluate, target, limit, TrialReporter(trial_id, send))
+
+
+class _Inbox:
+    """An async Ray actor where workers' reports wait for the driver's answer (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._reports: list[tuple[int, int, float]] = []
+        self._answers: dict[tuple[int, int], asyncio.Future[bool]] = {}
+        self._arrived = asyncio.Event()
+
+    async def report(self, trial_id: int, step: int, value: float) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._answers[trial_id, step] = answer
+        self._reports.append((trial_id, step, value))
+        self._arrived.set()
+        return await answer
+
+    async def take(self) -> list[tuple[int, int, float]]:
+        while not self._reports:
+            self._arrived.clear()
+            await self._arrived.wait()
+        reports, self._reports = self._reports, []
+        return reports
+
+    async def answer(self, answers: list[tuple[int, int, bool]]) -> None:
+        for trial_id, step, prune in answers:
+            future = self._answers.pop((trial_id, step), None)
+            if future is not None and not future.done():
+                future.set_result(prune)
 
 
 class RayExecutor(Executor):
@@ -70,7 +116,7 @@ class RayExecutor(Executor):
     def __repr__(self) -> str:
         return f"RayExecutor(address={self.address!r}, slots={self.slots})"
 
-    def start(self, evaluate: Callable[[Any], Any], slots: int) -> None:
+    def start(self, evaluate: Callable[..., Any], slots: int, on_report: OnReport | None = None) -> None:
         ray = self._ray = _import_ray()
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": True, **self.init_kwargs}
@@ -80,14 +126,36 @@ class RayExecutor(Executor):
         self._remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0)(_ray_trial)
         self._evaluate_ref = ray.put(evaluate)
         self._refs: dict[Any, tuple[int, float, float | None]] = {}
+        self._on_report = on_report
+        self._inbox: Any = None
+        self._take: Any = None  # the pending inbox.take()
+        if takes_trial(evaluate):
+            self._inbox = ray.remote(num_cpus=0)(_Inbox).remote()
+            self._take = self._inbox.take.remote()
 
     def submit(self, trial_id: int, target: Any, timeout: float | None) -> None:
         timeout = check_timeout(timeout)  # inf: no limit
-        ref = self._remote.remote(self._evaluate_ref, target, timeout)
+        ref = self._remote.remote(self._evaluate_ref, target, timeout, trial_id, self._inbox)
         self._refs[ref] = (trial_id, time.perf_counter(), timeout)
         self._running[trial_id] = ref
 
     def wait(self, timeout: float | None = None) -> list[tuple[int, Outcome]]:
+        end = None if timeout is None else time.perf_counter() + timeout
+        while True:
+            left = None if end is None else max(0.0, end - time.perf_counter())
+            done = self._collect(left)
+            if done or not self._refs or (end is not None and time.perf_counter() >= end):
+                return done
+
+    def _answer_reports(self) -> None:
+        reports = self._ray.get(self._take)
+        self._take = self._inbox.take.remote()
+        on_report = self._on_report
+        self._inbox.answer.remote([(trial_id, step, on_report is not None and bool(on_report(trial_id, step, value)))
+                                   for trial_id, step, value in reports])
+
+    def _collect(self, timeout: float | None) -> list[tuple[int, Outcome]]:
+        """Finished trials (waiting up to ``timeout``); reports that arrive meanwhile are answered."""
         ray = self._ray
         if not self._refs:
             return []
@@ -99,7 +167,11 @@ class RayExecutor(Executor):
             limit = until if limit is None else min(limit, until)
         if limit is not None:
             limit = min(limit, _MAX_WAIT)  # ray.wait overflows on huge timeouts; callers loop
-        ready, _ = ray.wait(list(self._refs), num_returns=1, timeout=limit)
+        ready, _ = ray.wait(list(self._refs) + ([self._take] if self._take is not None else []),
+                            num_returns=1, timeout=limit)
+        if self._take is not None and self._take in ready:
+            self._answer_reports()
+            ready = [r for r in ready if r in self._refs]
         ready_set = set(ready)
         if ready:  # collect everything else that is already done too
             more, _ = ray.wait([r for r in self._refs if r not in ready_set], num_returns=len(self._refs) - len(ready),
@@ -130,6 +202,9 @@ class RayExecutor(Executor):
             self._ray.cancel(ref, force=True)
         self._refs = {}
         self._running.clear()
+        if getattr(self, "_inbox", None) is not None:
+            self._ray.kill(self._inbox)
+            self._inbox = self._take = None
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False

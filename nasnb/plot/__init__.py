@@ -8,7 +8,10 @@ module is first used (``nasnb.plot``), never at ``import nasnb``.
 from __future__ import annotations
 
 from ._cell import draw_cell
+from ._curves import plot_curves
 from ._history import plot_arch_entropy, plot_arch_graph, plot_arch_heatmap, plot_arch_weights
+from ._insight import plot_importance, plot_parallel
+from ._pareto import plot_pareto
 from ._space import draw_space, plot_candidates
 from ._trials import plot_best_so_far, plot_trials
 
@@ -21,5 +24,9 @@ __all__ = [
     "plot_arch_weights",
     "plot_best_so_far",
     "plot_candidates",
+    "plot_curves",
+    "plot_importance",
+    "plot_parallel",
+    "plot_pareto",
     "plot_trials",
 ]

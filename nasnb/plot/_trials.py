@@ -34,6 +34,7 @@ class TrialsData(NamedTuple):
     best: list[float | None]  # best score so far after each trial
     failed: list[int]  # numbers of failed / timed-out trials
     mode: str
+    pruned: list[int] = []  # numbers of trials the pruner stopped early
 
 
 def _trials_of(source: Any) -> tuple[list[Any], str]:
@@ -68,7 +69,7 @@ def _trials_data(source: Any, mode: str | None = None) -> TrialsData:
     mode = mode or default_mode
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-    numbers, scores, best, failed = [], [], [], []
+    numbers, scores, best, failed, pruned = [], [], [], [], []
     current: float | None = None
     for t in trials:
         if t.status == "rejected":
@@ -78,10 +79,12 @@ def _trials_data(source: Any, mode: str | None = None) -> TrialsData:
         if t.status == "ok":
             if current is None or (t.score > current if mode == "max" else t.score < current):
                 current = t.score
+        elif t.status == "pruned":
+            pruned.append(t.number)
         else:
             failed.append(t.number)
         best.append(current)
-    return TrialsData(numbers, scores, best, failed, mode)
+    return TrialsData(numbers, scores, best, failed, mode, pruned)
 
 
 def _new_axes(ax: Axes | None) -> tuple[Figure, Axes]:
@@ -113,7 +116,7 @@ def _shown(ax: Axes) -> tuple[float, float] | None:
 
 
 def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None) -> Figure:
-    """Score per trial (dots), best so far (line), failed trials (red crosses at the bottom).
+    """Score per trial (dots), best so far (line), failed trials (red crosses at the bottom), pruned ones (grey).
 
     Parameters
     ----------
@@ -146,10 +149,11 @@ def plot_trials(source: Any, *, mode: str | None = None, ax: Axes | None = None)
                    label="trial score")
         ax.step(x, [b if b is not None else float("nan") for b in data.best], where="post", linewidth=1.8,
                 color=series_style(1)["color"], label="best so far")
-        bad = [i for i, s in zip(x, data.scores) if s is None]
-        if bad:
-            low = min(s for _, s in ok)
-            ax.scatter(bad, [low] * len(bad), marker="x", color=series_style(3)["color"], s=36, label="failed")
+        low = min(s for _, s in ok)
+        for what, numbers, color in (("failed", data.failed, series_style(3)["color"]), ("pruned", data.pruned, "#8c8c8c")):
+            where = [i for i, n in zip(x, data.numbers) if n in set(numbers)]
+            if where:
+                ax.scatter(where, [low] * len(where), marker="x", color=color, s=36, label=what)
         ax.legend(loc="best", fontsize=MIN_FONTSIZE)
     _trial_axis(ax, len(x), before)
     ax.set_ylabel("score", fontsize=MIN_FONTSIZE + 1)

@@ -15,7 +15,7 @@ Examples
 >>> arch = s.ask()
 >>> s.tell(arch, 1.0)
 >>> sorted(strategy.STRATEGIES)
-['evolution', 'grid', 'random', 'rl', 'tpe']
+['evolution', 'grid', 'nsga2', 'random', 'rl', 'tpe']
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from ..exceptions import StrategyError
 from ._base import Strategy
 from .evolution import RegularizedEvolution
 from .grid import GridSearch
+from .nsga2 import NSGA2
 from .random import Random
 from .rl import PolicyGradient
 from .tpe import TPE
 
 __all__ = [
     "GridSearch",
+    "NSGA2",
     "PolicyGradient",
     "Random",
     "RegularizedEvolution",
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 STRATEGIES: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (Random, GridSearch, RegularizedEvolution, TPE, PolicyGradient)
+    cls.name: cls for cls in (Random, GridSearch, RegularizedEvolution, TPE, PolicyGradient, NSGA2)
 }
 
 

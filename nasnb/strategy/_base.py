@@ -4,7 +4,9 @@ A strategy proposes architectures (:meth:`Strategy.ask`) and learns from their s
 (:meth:`Strategy.tell`). It works on any bound :class:`~nasnb.SearchSpace`, including
 InputChoices with ``n_chosen=None`` and keys shared by several mutables (a shared key
 is one decision). Scores are always maximised: an :class:`~nasnb.Experiment` with
-``mode="min"`` negates them. A failed trial is told with ``score=None``.
+``mode="min"`` negates them. A failed trial is told with ``score=None``. A strategy
+bound with ``n_objectives=n > 1`` is told a tuple of ``n`` values, each maximised;
+:attr:`Strategy.max_objectives` says how many a strategy can handle.
 
 ``tell`` accepts architectures the strategy never proposed (a resumed journal, a
 hand-picked architecture): strategies rebuild their state from such tells.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import StrategyError
@@ -61,6 +63,8 @@ class Strategy(ABC):
     name = "strategy"
     #: whether :meth:`ask` never proposes an architecture it proposed or was told before
     deduplicates = True
+    #: objectives the strategy can learn from at once (None: any number, e.g. it ignores scores)
+    max_objectives: int | None = 1
 
     def __init__(self, seed: int | None = None):
         self.seed = seed
@@ -69,6 +73,7 @@ class Strategy(ABC):
         self.n_told = 0
         self._seen: dict[Indices, Any] = {}  # indices -> score (None = failed) or _PENDING
         self.n_pending = 0  # asked, not told yet
+        self.n_objectives = 1
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(seed={self.seed!r})"
@@ -82,10 +87,21 @@ class Strategy(ABC):
         return None
 
     # ------------------------------------------------------------------ binding
-    def bind(self, space: SearchSpace) -> Strategy:
-        """Attach the strategy to ``space`` (once); return ``self``."""
+    def bind(self, space: SearchSpace, n_objectives: int = 1) -> Strategy:
+        """Attach the strategy to ``space`` (once), learning from ``n_objectives`` values per result; return ``self``.
+
+        Raises
+        ------
+        StrategyError
+            If it is bound to another space already, or ``n_objectives`` is more than
+            :attr:`max_objectives` (the message names the strategies that handle several).
+        """
         if self.space is not None and self.space is not space:
             raise StrategyError(f"{type(self).__name__} is already bound to another space; create a new strategy")
+        if self.max_objectives is not None and n_objectives > self.max_objectives:
+            raise StrategyError(f"{type(self).__name__} learns from one score, not {n_objectives} objectives; "
+                                f"use 'nsga2' or 'tpe' (or 'random'/'grid', which ignore scores)")
+        self.n_objectives = n_objectives
         self.space = space
         self._keys = list(space)
         self._specs: list[Choice] = [space[k] for k in self._keys]
@@ -113,25 +129,38 @@ class Strategy(ABC):
             self.n_pending += 1
         return self.encode(indices)
 
-    def tell(self, arch: Mapping[str, Any], score: float | None) -> None:
-        """Report the score of ``arch`` (larger is better; None for a failed trial)."""
+    def tell(self, arch: Mapping[str, Any], score: float | Sequence[float] | None) -> None:
+        """Report the score of ``arch`` (larger is better; None for a failed trial).
+
+        With several objectives, ``score`` is a sequence of ``n_objectives`` values.
+        """
         self._require_space()
         indices = self.decode(arch)
         if score is not None:
-            score = float(score)
+            score = self._check_score(score)
         if self._seen.get(indices, None) is _PENDING:
             self.n_pending -= 1
         self._seen[indices] = score
         self.n_told += 1
         self._tell(indices, score)
 
+    def _check_score(self, score: float | Sequence[float]) -> float | tuple[float, ...]:
+        if self.n_objectives == 1:
+            if isinstance(score, Sequence):
+                raise StrategyError(f"{type(self).__name__} was bound for one objective; told {score!r}")
+            return float(score)
+        if not isinstance(score, Sequence) or len(score) != self.n_objectives:
+            raise StrategyError(f"{type(self).__name__} was bound for {self.n_objectives} objectives; "
+                                f"told {score!r}, expected a sequence of {self.n_objectives} numbers")
+        return tuple(float(v) for v in score)
+
     @abstractmethod
     def _ask(self) -> Indices | None:
         """Next architecture as index tuples, or None when exhausted."""
 
     @abstractmethod
-    def _tell(self, indices: Indices, score: float | None) -> None:
-        """Learn from one result."""
+    def _tell(self, indices: Indices, score: Any) -> None:
+        """Learn from one result (a float, a tuple of floats with several objectives, or None)."""
 
     # ---------------------------------------------------------------- helpers
     def encode(self, indices: Indices) -> dict[str, Any]:

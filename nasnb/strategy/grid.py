@@ -36,6 +36,7 @@ class GridSearch(Strategy):
     """
 
     name = "grid"
+    max_objectives = None  # scores are not used
 
     def __init__(self, shuffle: bool = False, seed: int | None = None):
         super().__init__(seed)
@@ -60,5 +61,5 @@ class GridSearch(Strategy):
                 return cand
         return None
 
-    def _tell(self, indices: Indices, score: float | None) -> None:
+    def _tell(self, indices: Indices, score: object) -> None:
         pass

@@ -32,9 +32,10 @@ class Random(Strategy):
     """
 
     name = "random"
+    max_objectives = None  # scores are not used
 
     def _ask(self) -> Indices | None:
         return self._random_unseen()
 
-    def _tell(self, indices: Indices, score: float | None) -> None:
+    def _tell(self, indices: Indices, score: object) -> None:
         pass

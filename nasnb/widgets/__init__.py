@@ -1,4 +1,4 @@
-"""Notebook widgets: a control for each choice and the :class:`Explorer` panel.
+"""Notebook widgets: a control for each choice, the :class:`Explorer` panel and the :class:`ParetoView`.
 
 Loaded on first use (``nasnb.Explorer``, ``nasnb.widgets``), never by ``import nasnb``.
 A LayerChoice / InputChoice displayed in a notebook shows :func:`mimebundle` (its :func:`choice_widget`).
@@ -14,6 +14,7 @@ except ImportError as err:  # pragma: no cover - ipywidgets is a dependency of t
 from ..exceptions import LoadError
 from ._choice import MAX_TOGGLES, ChoiceControl, ChoiceWidget, SharedLook, choice_widget, mimebundle, one_line
 from ._explorer import Explorer
+from ._pareto import ParetoView
 
 __all__ = [
     "ChoiceControl",
@@ -21,6 +22,7 @@ __all__ = [
     "Explorer",
     "LoadError",
     "MAX_TOGGLES",
+    "ParetoView",
     "SharedLook",
     "choice_widget",
     "mimebundle",

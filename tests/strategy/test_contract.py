@@ -80,7 +80,7 @@ def test_the_random_spaces_cover_the_hard_cases():
 
 
 def test_every_strategy_is_registered_and_exported():
-    assert set(STRATEGIES) == {"random", "grid", "evolution", "tpe", "rl"}
+    assert set(STRATEGIES) == {"random", "grid", "evolution", "tpe", "rl", "nsga2"}
     for cls in STRATEGIES.values():
         assert getattr(strategies, cls.__name__) is cls
     assert strategies.__all__ == sorted(strategies.__all__)

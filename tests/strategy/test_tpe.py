@@ -8,12 +8,12 @@ from nasnb.strategy import TPE
 
 from ._spaces import additive_score, additive_space, random_space
 
-pytest.importorskip("optuna", reason="TPE needs the optional extra nasnb[tpe] (optuna)")
+pytest.importorskip("optuna", reason="TPE needs the optional extra nasnb[optuna]")
 
 
 def test_missing_optuna_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
-    with pytest.raises(ImportError, match=r"needs optuna, an optional extra: pip install 'nasnb\[tpe\]'"):
+    with pytest.raises(ImportError, match=r"nasnb.strategy.TPE needs optuna, an optional extra: pip install 'nasnb\[optuna\]'"):
         TPE(seed=0).bind(additive_space())
 
 
