@@ -241,6 +241,12 @@ class LiveProgress:
             self._say(f"trial {trial.number}: {what} | {exp.n_done}/{exp.max_trials} done, {self._best_text()}, "
                       f"{_counts_text(exp)}")
 
+    def report(self) -> None:
+        """A running trial reported a value: redraw (throttled) so its curve grows live."""
+        if self.bar is not None:
+            self._dirty = True
+            self._plot()
+
     def poll(self) -> None:
         """Between rounds of trials: show a Stop click heard meanwhile."""
         if self.stop_button is not None:
@@ -270,7 +276,7 @@ class LiveProgress:
 
         :func:`nasnb.plot.plot_trials` over all ``max_trials`` trials, or with several
         objectives :func:`nasnb.plot.plot_pareto`; beside it :func:`nasnb.plot.plot_curves`
-        once trials report intermediate values.
+        once trials report intermediate values, with the curves of running trials dashed.
         """
         from matplotlib.figure import Figure
 
@@ -278,7 +284,9 @@ class LiveProgress:
         from .plot._style import MIN_FONTSIZE
 
         exp = self.experiment
-        curves = any(t.intermediate for t in exp.history)
+        finished = {t.number for t in exp.history}
+        running = {n: c for n, c in exp._curves.items() if n not in finished and c}
+        curves = bool(running) or any(t.intermediate for t in exp.history)
         fig = Figure(figsize=(12, 4.2) if curves else (7, 4), layout="constrained")
         axes = fig.subplots(1, 2) if curves else [fig.add_subplot()]
         ax = axes[0]
@@ -289,6 +297,11 @@ class LiveProgress:
             ax.set_xlim(0.5, max(ax.get_xlim()[1], exp.max_trials + 0.5))  # the whole run, trials to come included
         if curves:
             plot_curves(exp, ax=axes[1])
+            for i, (_, curve) in enumerate(sorted(running.items())):
+                axes[1].plot([s for s, _ in curve], [v for _, v in curve], color="black", linestyle="--", linewidth=1.4,
+                             label="running" if i == 0 else None)
+            if running:
+                axes[1].legend(loc="best", fontsize=MIN_FONTSIZE)
         stopped = " (stopped)" if exp.stopped else ""
         ax.set_title(f"{type(exp.strategy).__name__}: {exp.n_done}/{exp.max_trials} trials{stopped}, "
                      f"{self._best_text()}", fontsize=MIN_FONTSIZE + 2)

@@ -59,8 +59,9 @@ class Trial:
         Why the trial failed (exception type and message).
     duration : float
         Seconds spent in ``evaluate``.
-    intermediate : list of [step, value]
-        The learning curve ``evaluate(model, trial)`` reported (``trial.report``), empty
+    intermediate : list
+        The learning curve ``evaluate(model, trial)`` reported (``trial.report``) as
+        ``[step, value]`` pairs; empty
         if it reported nothing.
     """
 

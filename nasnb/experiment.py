@@ -134,7 +134,7 @@ class Experiment:
         ``max_trials < 1`` or ``concurrency < 1``; ``objectives`` with ``metric``/``mode``,
         a bound that is not a measured cost, or flops/latency without ``example_input``;
         an unknown ``pruner`` name, or a pruner with several objectives.
-    StrategyError
+    nasnb.exceptions.StrategyError
         For several objectives with a strategy that learns from one score (evolution, rl).
 
     Warns
@@ -276,10 +276,10 @@ class Experiment:
         else:
             best = self.best(1)
             best_txt = f"best {best[0].score:.6g}" if best else "no result yet"
-        rejected = f", {self.n_rejected} rejected" if self.n_rejected else ""
-        rejected += f", {self.n_pruned} pruned" if self.n_pruned else ""
+        counts = f", {self.n_rejected} rejected" if self.n_rejected else ""
+        counts += f", {self.n_pruned} pruned" if self.n_pruned else ""
         return (f"Experiment({type(self.strategy).__name__}, {self.n_done}/{self.max_trials} trials, "
-                f"{self.n_failed} failed{rejected}, {best_txt}{', stopped' if self.stopped else ''})")
+                f"{self.n_failed} failed{counts}, {best_txt}{', stopped' if self.stopped else ''})")
 
     def _repr_html_(self) -> str:
         from ._experiment_live import results_html
@@ -349,6 +349,8 @@ class Experiment:
             With several ``objectives``: there is no single best; the message points to
             :meth:`pareto_front`.
 
+        Examples
+        --------
         >>> from torch import nn
         >>> from nasnb import mutables
         >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 8), nn.Linear(4, 2)], key="op"))
@@ -529,6 +531,8 @@ class Experiment:
         self._curves.setdefault(number, []).append([step, value])
         if self.journal is not None:
             self.journal.report(number, step, value)
+        if self._live is not None:
+            self._live.report()
         return self._pruning is not None and self._pruning.report(number, step, value)
 
     def _pruned_why(self, number: int) -> str:
@@ -572,9 +576,10 @@ class Experiment:
             self._sync()
             from ._experiment_live import make_progress
 
-            live = make_progress(self, self.progress if progress is None else progress)
+            live = self._live = make_progress(self, self.progress if progress is None else progress)
             self._loop(live)
         finally:
+            self._live = None
             if self.journal is not None:
                 self.journal.close()
             if live is not None:
@@ -583,6 +588,8 @@ class Experiment:
 
     #: set by :meth:`stop`, cleared when :meth:`run` starts
     _stop_requested = False
+    #: the live view while :meth:`run` runs (it redraws the curves of running trials as they report)
+    _live: LiveProgress | None = None
 
     def stop(self) -> None:
         """Ask a running :meth:`run` to submit no new trial; it returns once the running ones are recorded.

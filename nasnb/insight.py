@@ -209,6 +209,8 @@ def trials_dataframe(exp: Experiment) -> pandas.DataFrame:
     ImportError
         Without pandas (``pip install pandas``).
 
+    Examples
+    --------
     >>> from torch import nn
     >>> import nasnb
     >>> from nasnb import mutables

@@ -220,3 +220,24 @@ def test_the_live_figure_adds_the_learning_curves_once_trials_report():
     assert len(fig.axes[1].get_lines()) >= 3  # one curve per trial
     plain = nasnb.Experiment(net, lambda m: 1.0, "grid", max_trials=3, progress=False).run()
     assert len(LiveProgress(plain, notebook=False).figure().axes) == 1
+
+
+def test_a_running_trials_curve_is_drawn_as_it_reports():
+    net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, n) for n in (1, 2)], key="op"))
+    seen = []
+
+    def evaluate(model, trial):
+        trial.report(0.5, 0)
+        trial.report(0.7, 1)
+        fig = live.figure()  # mid-trial: the running curve is on the right panel
+        seen.append([line.get_label() for line in fig.axes[1].get_lines()])
+        return 1.0
+
+    exp = nasnb.Experiment(net, evaluate, "grid", max_trials=1, progress=False)
+    live = LiveProgress(exp, notebook=False)
+    exp._live = live
+    exp._start_executor()
+    exp.executor.submit(0, exp.space.fix({"op": 0}), None)
+    exp.executor.wait()
+    exp.executor.shutdown()
+    assert seen == [["running"]]

@@ -283,6 +283,7 @@ class EnasTrainer(OneShotTrainer):
     """
 
     kind = "probability"
+    arch_lr_arg = "controller_lr"
     arch_split = 0.1
     uses_arch_data = True
     arch_batch_per_step = False  # the controller's rewards come from the architecture data, per epoch

@@ -106,3 +106,21 @@ def test_controller_samples_valid_architectures_and_learns_from_train_controller
     assert not torch.allclose(log_prob, log_prob2) and entropy2 != entropy
     greedy = t.controller.decode(t.controller(1, greedy=True)["choices"])[0]
     assert t.export() == {k: t.space[k].encode(v) for k, v in greedy.items()}
+
+
+def test_a_controller_that_does_not_learn_warns_naming_controller_lr():
+    import warnings
+
+    def oracle(lr):
+        return EnasTrainer(OracleNet(), F.cross_entropy, num_epochs=2, dataset_train=oracle_data(), batch_size=16,
+                           controller_lr=lr, controller_steps=10, controller_batch=8, progress=False)
+
+    with pytest.warns(UserWarning) as record:
+        oracle(1e-9).train()
+    still = [str(w.message) for w in record if "architecture weights moved" in str(w.message)]
+    assert len(still) == 1
+    assert still[0].startswith("EnasTrainer: after epoch 0 the architecture weights moved by at most ")
+    assert "Raise controller_lr (now 1e-09), e.g. 10x" in still[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        oracle(0.05).train()  # learns: silent
