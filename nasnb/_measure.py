@@ -2,6 +2,8 @@
 
 - :class:`ParamTable`: parameters of the fixed model of any architecture, and of each
   candidate of a key, without building a model (SPOS bounds, ProxylessNAS "params" cost).
+- :func:`candidate_costs`: a cost (FLOPs, latency) of every LayerChoice candidate on the
+  input its LayerChoice receives (ProxylessNAS "flops"/"latency", SPOS FLOPs bins).
 - :func:`count_flops`: FLOPs of one call, counted by ``torch.utils.flop_counter``.
 - :func:`time_calls` / :func:`latency_ms`: wall time of a call, CUDA-synchronised on GPU.
 - :class:`EvalNoGrad`: eval mode without gradients for a measurement, flags restored.
@@ -20,7 +22,7 @@ from torch import nn
 from .mutables import LayerChoice
 from .space import SearchSpace
 
-__all__ = ["EvalNoGrad", "ParamTable", "count_flops", "latency_ms", "time_calls"]
+__all__ = ["EvalNoGrad", "ParamTable", "candidate_costs", "candidate_inputs", "count_flops", "latency_ms", "time_calls"]
 
 
 class ParamTable:
@@ -69,6 +71,58 @@ class ParamTable:
         unused = self.space.unused_of(indices)  # edges the architecture drops are not in the fixed model
         return self.base + sum(row[i] for k, rows in self.rows.items() if k not in unused
                                for row in rows for i in indices[k])
+
+
+Captured = dict[str, tuple[LayerChoice, tuple[Any, ...], dict[str, Any]]]
+
+
+def candidate_inputs(space: SearchSpace, forward: Callable[[], Any]) -> Captured:
+    """key -> (first LayerChoice of the key that runs, its args, its kwargs) during one call of ``forward()``.
+
+    Forward pre-hooks on every LayerChoice of ``space`` record what it receives (whatever
+    path, mixer or decision runs it); keys whose LayerChoices are not called are absent.
+    """
+    captured: Captured = {}
+    handles = []
+    for key in space:
+        for m in space.mutables(key):
+            if isinstance(m, LayerChoice):
+                def hook(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], key: str = key) -> None:
+                    captured.setdefault(key, (module, args, kwargs))  # type: ignore[arg-type]  # a LayerChoice
+
+                handles.append(m.register_forward_pre_hook(hook, with_kwargs=True))
+    try:
+        forward()
+    finally:
+        for h in handles:
+            h.remove()
+    return captured
+
+
+def candidate_costs(space: SearchSpace, forward: Callable[[], Any],
+                    measure: Callable[[Callable[[], Any]], float]) -> dict[str, list[float]]:
+    """Cost of every candidate of each LayerChoice key, run on the input its LayerChoice gets in ``forward()``.
+
+    ``measure(run) -> float`` measures one call ``run()`` of a candidate (e.g. its FLOPs);
+    a key shared by n LayerChoices counts n times the first one's cost. Keys that
+    ``forward()`` does not reach are absent (see :func:`candidate_inputs`).
+
+    >>> import torch
+    >>> from nasnb import mutables
+    >>> net = nn.Sequential(nn.Linear(4, 8), mutables.LayerChoice([nn.Linear(8, 8), nn.Identity()], key="op"))
+    >>> space = SearchSpace(net)
+    >>> candidate_costs(space, lambda: net(torch.zeros(1, 4)), lambda run: float(count_flops(run)[0]))
+    {'op': [128.0, 0.0]}
+    """
+    costs: dict[str, list[float]] = {}
+    for key, (mutable, args, kwargs) in candidate_inputs(space, forward).items():
+        n_shared = len(space.mutables(key))
+        costs[key] = [n_shared * measure(_call(op, args, kwargs)) for op in mutable]
+    return costs
+
+
+def _call(op: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], Any]:
+    return lambda: op(*args, **kwargs)
 
 
 def count_flops(fn: Callable[[], Any]) -> tuple[int, Any]:

@@ -7,7 +7,8 @@ format (``space.fix(trainer.export())`` is the final model).
 
 Every trainer follows one protocol: ``train()`` (a loop over ``step(batch)``; a loop of
 your own may call ``step`` and then ``finish()``), then ``export()`` gives an architecture
-of the space.
+of the space. :func:`ranking_quality` measures how well a trained supernet ranks the
+space's architectures against ground truth (Kendall's tau, Spearman's rho, top-k overlap).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .darts import DartsTrainer
 from .enas import EnasController, EnasTrainer
 from .history import ArchHistory, ArchRecord
 from .proxyless import ProxylessTrainer
+from .ranking import RankingReport, arch_log_prob, ranking_quality
 from .spos import SPOSTrainer
 
 __all__ = [
@@ -41,7 +43,10 @@ __all__ = [
     "ModelCheckpoint",
     "OneShotTrainer",
     "ProxylessTrainer",
+    "RankingReport",
     "SPOSTrainer",
     "TrainingError",
     "accuracy",
+    "arch_log_prob",
+    "ranking_quality",
 ]

@@ -460,28 +460,33 @@ class OneShotTrainer(CheckpointMixin):
         decisions = self.space.indices()
         self.model.eval()
         self._enter_mode()
-        sums: dict[str, float] = {}
-        total = 0
         try:
-            for i, batch in enumerate(self.data.loader(data, False, 0)):
-                x, y = self.data.to_device(batch)
-                self._eval_arch(i)
-                output, loss = self._forward_loss(x, y)
-                n = len(y) if hasattr(y, "__len__") else 1
-                stats = {"loss": float(loss)}
-                if self.metrics is not None:
-                    stats.update({k: float(v) for k, v in self.metrics(output, y).items()})
-                for k, v in stats.items():
-                    sums[k] = sums.get(k, 0.0) + v * n
-                total += n
+            return self._mean_stats(data, "validation data", before_batch=self._eval_arch)
         finally:
             self._exit_mode()
             self.model.train(was_training)
             self.space.set_indices(decisions, check=False)  # validation sampled paths: put the model back
-        if total == 0:
-            raise TrainingError("validation data yielded no batches; expected at least one batch")
-        return {k: v / total for k, v in sums.items()}
 
+    @torch.no_grad()
+    def _mean_stats(self, data: Any, what: str, before_batch: Callable[[int], Any] | None = None) -> dict[str, float]:
+        """Sample-weighted mean ``loss`` and metrics of the model as it is set over ``data`` (``before_batch(i)`` first)."""
+        sums: dict[str, float] = {}
+        total = 0
+        for i, batch in enumerate(self.data.loader(data, False, 0)):
+            x, y = self.data.to_device(batch)
+            if before_batch is not None:
+                before_batch(i)
+            output, loss = self._forward_loss(x, y)
+            n = len(y) if hasattr(y, "__len__") else 1
+            stats = {"loss": float(loss)}
+            if self.metrics is not None:
+                stats.update({k: float(v) for k, v in self.metrics(output, y).items()})
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v * n
+            total += n
+        if total == 0:
+            raise TrainingError(f"{what} yielded no batches; expected at least one batch")
+        return {k: v / total for k, v in sums.items()}
 
     def _record(self, epoch: float | None = None) -> None:
         self.history.append(self._arch_weights(), step=self.global_step,

@@ -98,10 +98,21 @@ class LiveMonitor(Monitor):
 
     def figure(self) -> Any:
         """The live plot (a matplotlib Figure): :func:`nasnb.plot._history._live_figure` of the
-        trainer's history: weights now, entropy so far, every label at least MIN_FONTSIZE."""
+        trainer's history: weights now, entropy so far, every label at least MIN_FONTSIZE; with
+        the history's ``skip_share`` series (DARTS) drawn over the entropy as a dashed black line,
+        the collapse indicator (above 0.5: most edges pick a parameter-free skip)."""
         from ..plot._history import _live_figure
+        from ..plot._style import MIN_FONTSIZE
 
-        return _live_figure(self.trainer.history)
+        history = self.trainer.history
+        fig = _live_figure(history)
+        share = history.scalar("skip_share")
+        if share:
+            ax = fig.axes[1]  # the entropy axes: steps against [0, 1]
+            line, = ax.plot([e[0] for e in share], [e[2] for e in share], "k--", linewidth=2.2,
+                            label=f"skip share (now {share[-1][2]:.2f})")
+            ax.legend(handles=[line], loc="lower left", fontsize=MIN_FONTSIZE)  # the keys have their own legend
+        return fig
 
     def close(self) -> None:
         if self.bar is not None:

@@ -3,11 +3,27 @@
 Every key gets one architecture-parameter vector (mutables sharing a key share it). A
 LayerChoice runs all candidates and sums them weighted by ``softmax(alpha)``. An
 InputChoice whose ``choose_from`` names only LayerChoice keys is a cell node, as in the
-paper: all incoming edges are summed, each of those LayerChoices gets an implicit *zero*
-candidate, and export keeps the ``n_chosen`` edges whose best non-zero op is strongest.
-Any other InputChoice gets its own weights (``n_chosen`` * softmax for a fixed count,
-independent sigmoid gates for ``n_chosen=None``) and export keeps the top ones (or the
-gates above 0.5).
+paper: all incoming edges are summed, each of those LayerChoices mixes a *zero*
+candidate too (an implicit one, unless a candidate already is :class:`nasnb.ops.Zero`, the
+``none`` op), and export keeps the ``n_chosen`` edges whose best non-zero op is strongest
+and never picks zero. This holds for a node that keeps all its edges too (node 0 of a DARTS
+cell: 2 of 2), so every edge of a DARTS cell mixes the paper's 8 ops: 14 x 8 = 112 weights
+per cell. Any other InputChoice gets its own weights (``n_chosen`` * softmax for a fixed
+count, independent sigmoid gates for ``n_chosen=None``) and export keeps the top ones (or
+the gates above 0.5).
+
+DARTS collapses onto parameter-free skip connections when it searches long enough (the
+skip eases gradient flow in the supernet, so the architecture gradient over-rewards it).
+``aux_skip=beta0`` adds DARTS- (Chu et al., "DARTS-: Robustly Stepping out of Performance
+Collapse Without Indicators", ICLR 2021): every mixed LayerChoice whose single input has
+the shape of its output gets an auxiliary skip, ``out = sum_k w_k op_k(x) + beta x``, with
+``beta = beta0 * (1 - epoch / num_epochs)`` decaying linearly to 0 (see
+:meth:`DartsTrainer.aux_beta`). It is not a candidate: export and ``fix`` never see it.
+Every record of the history also logs ``skip_share`` (the fraction of edges with a
+parameter-free skip candidate, ``nn.Identity`` as ``nasnb.ops``' ``skip_connect`` builds it,
+whose strongest non-zero op is that skip) and ``skip_weight`` (their mean skip weight), the
+live plot draws the share, and a UserWarning says once when the share passes
+``skip_warn_share`` while the skip weight rises.
 
 Second order (``unrolled=True``) follows Liu et al. (2019), eq. 7-8: a virtual SGD step
 ``w' = w - xi * grad_w L_train`` (with the optimizer's momentum and weight decay) that
@@ -36,6 +52,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +61,8 @@ from torch import nn
 
 from .._reduction import reduce_outputs
 from ..exceptions import SearchSpaceError
+from ..mutables import LayerChoice
+from ..ops import Zero
 from ._base import OneShotTrainer, TrainingError
 
 __all__ = ["DartsTrainer"]
@@ -73,18 +92,23 @@ def _device_of(values: Any) -> torch.device | None:
 
 
 class _DartsMixer:
-    """Weighted forward for every key; ``refresh()`` recomputes the weights from the alphas."""
+    """Weighted forward for every key; ``refresh()`` recomputes the weights from the alphas and
+    the auxiliary skip's ``beta`` from the trainer's epoch."""
 
     def __init__(self, trainer: DartsTrainer):
         self.trainer = trainer
         self.weights: dict[str, torch.Tensor] = {}
+        self.beta = 0.0
 
     def refresh(self) -> None:
         self.weights = self.trainer._weights()
+        self.beta = self.trainer.aux_beta()
 
     def forward_layer_choice(self, mutable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         w = self.weights[mutable.key]
         out = _weighted_sum(mutable.key, (op(*args, **kwargs) for op in mutable), w)
+        if self.beta and len(args) == 1 and not kwargs and torch.is_tensor(args[0]) and args[0].shape == out.shape:
+            out = out + self.beta * args[0]  # DARTS-: the auxiliary skip, not a candidate
         return ([out] if mutable.reduction == "none" else out), w
 
     def forward_input_choice(self, mutable: Any, inputs: list[Any]) -> tuple[Any, Any]:
@@ -122,6 +146,12 @@ class DartsTrainer(OneShotTrainer):
     warmup_epochs : int
         Epochs that train the weights only (the mixture stays uniform), which delays the
         usual collapse onto parameter-free candidates such as skip connections.
+    aux_skip : float or None
+        ``beta0`` of DARTS- (Chu et al., ICLR 2021): an auxiliary skip ``beta * x`` on every
+        mixed LayerChoice whose input and output shapes match, ``beta`` decaying linearly
+        from ``beta0`` to 0 (:meth:`aux_beta`), so the skip candidate no longer wins for
+        easing gradient flow. None or 0: off (plain DARTS, the default: see the module
+        docstring and ``benchmarks/bench_darts_collapse.py`` for the measurement).
     **kwargs
         Everything else :class:`~nasnb.oneshot.OneShotTrainer` takes (``batch_size``,
         ``device``, ``callbacks``, ``seed``, ``progress``, ``live_plot``, ...).
@@ -131,16 +161,35 @@ class DartsTrainer(OneShotTrainer):
     SearchSpaceError
         An InputChoice choosing some of its inputs with ``reduction`` "concat" or "none":
         a weighted mixture cannot have the shape of every choice.
+    ValueError
+        ``aux_skip`` negative or not a number.
+
+    Warns
+    -----
+    UserWarning
+        Once, when more than ``skip_warn_share`` of the edges with a parameter-free skip
+        candidate have it as their strongest op while its mean weight has risen since the
+        first record: the search is collapsing onto skips; the message names ``aux_skip``.
     """
 
     kind = "softmax"
     arch_lr_arg = "arc_learning_rate"
     arch_split = 0.5
     uses_arch_data = True
+    #: The skip share (see the module docstring) above which the collapse warning fires.
+    skip_warn_share = 0.5
 
     def __init__(self, model: Any, loss: Any, metrics: Any = None, optimizer: Any = None, num_epochs: int = 1,
                  dataset_train: Any = None, dataset_valid: Any = None, *, arc_learning_rate: float = 3e-4,
-                 arc_weight_decay: float = 1e-3, unrolled: bool = False, warmup_epochs: int = 0, **kwargs: Any):
+                 arc_weight_decay: float = 1e-3, unrolled: bool = False, warmup_epochs: int = 0,
+                 aux_skip: float | None = None, **kwargs: Any):
+        if aux_skip is not None and (isinstance(aux_skip, bool) or not isinstance(aux_skip, (int, float))
+                                     or not aux_skip >= 0):
+            raise ValueError(f"aux_skip must be None or a number >= 0 (beta0 of DARTS-, e.g. 1.0), got {aux_skip!r}")
+        self.aux_skip = float(aux_skip or 0.0)
+        self._skip_warned = False
+        self._zero_index: dict[str, int] = {}  # filled by _check_space (a subclass may replace it)
+        self._skip_index: dict[str, list[int]] = {}
         self.arc_learning_rate = arc_learning_rate
         self.warmup_epochs = warmup_epochs
         self.arc_weight_decay = arc_weight_decay
@@ -154,10 +203,13 @@ class DartsTrainer(OneShotTrainer):
         for key, spec in self.space.items():
             if spec.kind != "input":
                 continue
-            if spec.size == 1:
+            edges = spec.n_chosen is not None and all(
+                name in self.space and self.space[name].kind == "layer" for name in spec.names
+            )
+            if spec.size == 1 and not edges:
                 self._input_mode[key] = "fixed"
                 continue
-            if spec.reduction in ("concat", "none"):
+            if spec.size > 1 and spec.reduction in ("concat", "none"):
                 raise SearchSpaceError(
                     f"DARTS cannot search InputChoice {key!r}: it chooses "
                     f"{spec.n_chosen if spec.n_chosen is not None else 'any number'} "
@@ -165,19 +217,30 @@ class DartsTrainer(OneShotTrainer):
                     f"shape and no weighted mixture fits all; use reduction 'sum' or 'mean' (or SPOS/ENAS)",
                     key=key, value=spec.reduction,
                 )
-            edges = spec.n_chosen is not None and all(
-                name in self.space and self.space[name].kind == "layer" for name in spec.names
-            )
             self._input_mode[key] = "edges" if edges else "weights"
             if edges:
                 self._zero_keys.update(self.space[name].key for name in spec.names)
+        # per edge key, the index of its zero: a nasnb.ops.Zero candidate ("none"), else an implicit one after the last
+        self._zero_index = {}
+        for k in self._zero_keys:
+            explicit = self._candidates_where(k, lambda op: isinstance(op, Zero))
+            n = self.space[k].n_candidates
+            self._zero_index[k] = explicit[0] if explicit and n > 1 else n
+        # per LayerChoice key, its parameter-free skip candidates (what DARTS collapses onto)
+        self._skip_index = {k: found for k, spec in self.space.items() if spec.kind == "layer"
+                            and (found := self._candidates_where(k, lambda op: isinstance(op, nn.Identity)))}
+
+    def _candidates_where(self, key: str, test: Any) -> list[int]:
+        """Indices of the candidates of LayerChoice ``key`` that pass ``test`` in every mutable sharing the key."""
+        choices = [m for m in self.space.mutables(key) if isinstance(m, LayerChoice)]
+        return [i for i in range(self.space[key].n_candidates) if choices and all(test(m[i]) for m in choices)]
 
     def _build(self) -> None:
         g = torch.Generator().manual_seed(self.seed)
         self.alphas: dict[str, nn.Parameter] = {}
         for key, spec in self.space.items():
             if spec.kind == "layer":
-                n = spec.n_candidates + (1 if key in self._zero_keys else 0)
+                n = spec.n_candidates + (1 if self._zero_index.get(key) == spec.n_candidates else 0)
             elif self._input_mode[key] == "weights":
                 n = spec.n_candidates
             else:
@@ -200,6 +263,89 @@ class DartsTrainer(OneShotTrainer):
             else:
                 out[key] = spec.n_chosen * torch.softmax(alpha, -1)
         return out
+
+    def aux_beta(self, epoch: float | None = None) -> float:
+        """DARTS-'s ``beta`` in ``epoch`` (default the current ``trainer.epoch``): ``aux_skip * (1 - epoch / num_epochs)``.
+
+        Linear decay as in Chu et al. (2021): ``aux_skip`` in the first epoch, 0 once
+        training is done (so validation afterwards, export and ``fix`` see plain DARTS); 0
+        when ``aux_skip`` is off. Every forward of the supernet reads it from
+        ``trainer.epoch``: :meth:`train` sets that, a hand-written loop over :meth:`step`
+        sets ``trainer.epoch = e`` at the start of each epoch ``e`` (and ``num_epochs`` to
+        its number of epochs).
+
+        Examples
+        --------
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 4), nn.Identity()], key="op"))
+        >>> data = [(torch.randn(8, 4), torch.randn(8, 4))]
+        >>> trainer = DartsTrainer(net, nn.functional.mse_loss, num_epochs=4, dataset_train=data, aux_skip=1.0,
+        ...                        arch_data=data, progress=False)
+        >>> [trainer.aux_beta(e) for e in range(5)]
+        [1.0, 0.75, 0.5, 0.25, 0.0]
+        """
+        e = self.epoch if epoch is None else epoch
+        if not self.aux_skip or self.num_epochs <= 0:
+            return 0.0
+        return self.aux_skip * max(0.0, 1.0 - e / self.num_epochs)
+
+    @torch.no_grad()
+    def skip_stats(self) -> dict[str, float]:
+        """How far the search leans on parameter-free skips: ``skip_share`` and ``skip_weight``.
+
+        Over the LayerChoice keys with a skip candidate (``nn.Identity``): the fraction
+        whose strongest non-zero candidate is a skip, and the mean weight of the skips
+        relative to the key's non-zero candidates. Empty when no key has a skip candidate.
+        Every history record logs both (``history.scalar("skip_share")``).
+
+        Examples
+        --------
+        >>> from torch import nn
+        >>> from nasnb import mutables
+        >>> net = nn.Sequential(mutables.LayerChoice([nn.Linear(4, 4), nn.Identity()], key="op"))
+        >>> data = [(torch.randn(8, 4), torch.randn(8, 4))]
+        >>> trainer = DartsTrainer(net, nn.functional.mse_loss, dataset_train=data, arch_data=data, progress=False)
+        >>> _ = trainer.alphas["op"].data.copy_(torch.tensor([0.0, 1.0]))
+        >>> {k: round(v, 3) for k, v in trainer.skip_stats().items()}
+        {'skip_share': 1.0, 'skip_weight': 0.731}
+        """
+        if not self._skip_index:
+            return {}
+        weights = self._weights()
+        won, share = 0, 0.0
+        for key, skips in self._skip_index.items():
+            w = self._nonzero(key, weights[key])
+            won += int(w.argmax()) in skips
+            share += float(w[skips].sum() / w[w > float("-inf")].sum())
+        n = len(self._skip_index)
+        return {"skip_share": won / n, "skip_weight": share / n}
+
+    def _record(self, epoch: float | None = None) -> None:
+        stats = self.skip_stats()
+        for name, value in stats.items():
+            self.history.add_scalar(name, value, step=self.global_step,
+                                    epoch=float(self.epoch if epoch is None else epoch))
+        super()._record(epoch)
+        if stats and epoch is None and not self._skip_warned:
+            self._warn_if_collapsing(stats)
+
+    def _warn_if_collapsing(self, stats: Mapping[str, float]) -> None:
+        """Warn once when most skip-capable edges pick the skip and its weight rose since the first record."""
+        first = self.history.scalar("skip_weight")[0][2]
+        if stats["skip_share"] <= self.skip_warn_share or stats["skip_weight"] <= first + 1e-3:
+            return
+        self._skip_warned = True
+        n = len(self._skip_index)
+        remedy = (f"aux_skip is on ({self.aux_skip:g}); try a lower arc_learning_rate (now {self.arc_learning_rate:g}) "
+                  f"or more warmup_epochs" if self.aux_skip else
+                  "use aux_skip=1.0 (DARTS-, Chu et al. 2021), warmup_epochs or a lower arc_learning_rate "
+                  f"(now {self.arc_learning_rate:g})")
+        warnings.warn(f"{type(self).__name__}: at epoch {self.epoch}, {round(stats['skip_share'] * n)} of {n} edges with "
+                      f"a parameter-free skip candidate have the skip as their strongest op (skip share "
+                      f"{stats['skip_share']:.2f} > {self.skip_warn_share:g}) and the mean skip weight rose from "
+                      f"{first:.2f} to {stats['skip_weight']:.2f}: the search may be collapsing onto skip connections "
+                      f"(DARTS' known failure: a shallow exported cell that retrains poorly); {remedy}.", stacklevel=4)
 
     def _enter(self) -> None:
         self.space.set_mixer(self.mixer)
@@ -313,10 +459,15 @@ class DartsTrainer(OneShotTrainer):
         return [(p - n) / (2 * eps) for p, n in zip(plus, minus)]
 
     # ------------------------------------------------------------ results
+    def _nonzero(self, key: str, w: torch.Tensor) -> torch.Tensor:
+        """``w`` with the explicit zero candidate of edge ``key`` (if any) at -inf: export never picks it."""
+        zero = self._zero_index.get(key, len(w))
+        return w if zero >= len(w) else w.index_fill(0, torch.tensor([zero], device=w.device), float("-inf"))
+
     @torch.no_grad()
     def _arch_weights(self) -> dict[str, list[float]]:
         w = self._weights()
-        strength = {k: float(w[k].max()) for k, s in self.space.items() if s.kind == "layer"}
+        strength = {k: float(self._nonzero(k, w[k]).max()) for k, s in self.space.items() if s.kind == "layer"}
         out: dict[str, list[float]] = {}
         for key, spec in self.space.items():
             mode = "layer" if spec.kind == "layer" else self._input_mode[key]
@@ -336,7 +487,7 @@ class DartsTrainer(OneShotTrainer):
         for key, spec in self.space.items():
             w = torch.tensor(weights[key])
             if spec.kind == "layer":
-                result[key] = (int(w.argmax()),)
+                result[key] = (int(self._nonzero(key, w).argmax()),)
             elif self._input_mode[key] == "fixed":
                 result[key] = self.space.decision(key).indices
             elif spec.n_chosen is None:

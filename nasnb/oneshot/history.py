@@ -6,7 +6,8 @@ depends on the algorithm (``history.kind``): DARTS records softmax weights, ENAS
 controller's probabilities, ProxylessNAS the gate probabilities and SPOS sampling
 frequencies. For a LayerChoice the weights sum to 1; for an InputChoice each weight is
 how strongly that input is used (an inclusion probability or an edge strength), so
-they need not sum to 1.
+they need not sum to 1. Beside the weights, a trainer may log named scalars per record
+(:meth:`ArchHistory.add_scalar`; DARTS logs ``skip_share`` and ``skip_weight``).
 
 Examples
 --------
@@ -73,6 +74,8 @@ class ArchHistory:
                 self.kinds[key] = "layer"
         self.kind = kind
         self.records: list[ArchRecord] = []
+        #: Named scalar series: ``scalars[name]`` is a list of ``(step, epoch, value)``.
+        self.scalars: dict[str, list[tuple[int, float, float]]] = {}
 
     # ---------------------------------------------------------------- record
     def append(self, weights: Mapping[str, Sequence[float]], *, step: int, epoch: float) -> None:
@@ -100,6 +103,20 @@ class ArchHistory:
                 raise NasnbError(f"architecture weights of key {key!r} are NaN: {vec}; training diverged")
             row[key] = vec
         self.records.append(ArchRecord(int(step), float(epoch), row))
+
+    def add_scalar(self, name: str, value: float, *, step: int, epoch: float) -> None:
+        """Log ``value`` of the scalar series ``name`` (e.g. DARTS' ``skip_share``) at ``step``/``epoch``.
+
+        >>> h = ArchHistory({"op": ["conv", "skip"]})
+        >>> h.add_scalar("skip_share", 0.25, step=3, epoch=1.0)
+        >>> h.scalar("skip_share")
+        [(3, 1.0, 0.25)]
+        """
+        self.scalars.setdefault(name, []).append((int(step), float(epoch), float(value)))
+
+    def scalar(self, name: str) -> list[tuple[int, float, float]]:
+        """The ``(step, epoch, value)`` entries of the scalar series ``name`` (empty if never logged)."""
+        return list(self.scalars.get(name, []))
 
     # ----------------------------------------------------------------- read
     def __len__(self) -> int:
@@ -155,6 +172,7 @@ class ArchHistory:
             "names": {k: list(v) for k, v in self.names.items()},
             "kinds": dict(self.kinds),
             "records": [{"step": r.step, "epoch": r.epoch, "weights": r.weights} for r in self.records],
+            "scalars": {k: [list(e) for e in v] for k, v in self.scalars.items()},
         }
 
     @classmethod
@@ -164,6 +182,9 @@ class ArchHistory:
         h.kinds.update(data.get("kinds", {}))
         for r in data["records"]:
             h.append(r["weights"], step=r["step"], epoch=r["epoch"])
+        for name, entries in data.get("scalars", {}).items():
+            for step, epoch, value in entries:
+                h.add_scalar(name, value, step=step, epoch=epoch)
         return h
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -36,14 +36,14 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from .._device import to_device
-from .._measure import EvalNoGrad, ParamTable, count_flops, latency_ms
+from .._measure import EvalNoGrad, ParamTable, candidate_costs, count_flops, latency_ms
 from .._reduction import reduce_outputs
 from ..exceptions import SearchSpaceError
 from ._base import OneShotTrainer
@@ -59,12 +59,9 @@ class _ProxylessMixer:
         self.active: dict[str, tuple[int, ...]] = {}
         self.gates: dict[str, torch.Tensor] = {}
         self.arch_mode = False
-        self.capture: dict[str, tuple[Any, tuple[Any, ...], dict[str, Any]]] | None = None
 
     def forward_layer_choice(self, mutable: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
         key = mutable.key
-        if self.capture is not None and key not in self.capture:
-            self.capture[key] = (mutable, args, kwargs)
         index = self.active[key][0]
         if self.arch_mode and key in self.gates:
             gate = self.gates[key]
@@ -258,36 +255,25 @@ class ProxylessTrainer(OneShotTrainer):
             table = ParamTable(self.space)
             return {key: [float(n) for n in table.candidates(key)]
                     for key, spec in self.space.items() if spec.kind == "layer"}
-        costs: dict[str, list[float]] = {}
-        for key, (mutable, args, kwargs) in self._capture_candidate_inputs().items():
-            n_shared = len(self.space.mutables(key))
-            costs[key] = [n_shared * self._candidate_cost(op, args, kwargs) for op in mutable]
-        return costs
+        return candidate_costs(self.space, self._example_forward, self._candidate_cost)
 
-    def _capture_candidate_inputs(self) -> dict[str, tuple[Any, tuple[Any, ...], dict[str, Any]]]:
-        """key -> (first LayerChoice, its args, kwargs) from one no-grad forward of the example input."""
+    def _example_forward(self) -> None:
+        """One no-grad forward of the example input on the mixer's path (what the candidates' inputs come from)."""
         example = self.example_input
         if example is None:
             example = next(iter(self.data.loader(self.dataset_train, False, 0)))[0][:1]
         example = to_device(example, self.device)
-        capture: dict[str, tuple[Any, tuple[Any, ...], dict[str, Any]]] = {}
-        mixer, entered = self.mixer, self._depth > 0
-        mixer.capture = capture
+        entered = self._depth > 0
         if not entered:
-            self.space.set_mixer(mixer)
+            self.space.set_mixer(self.mixer)
         try:
             with EvalNoGrad(self.model):
                 self.model(example)
         finally:
-            mixer.capture = None
             if not entered:
                 self.space.clear_mixer()
-        return capture
 
-    def _candidate_cost(self, op: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> float:
-        def run() -> Any:
-            return op(*args, **kwargs)
-
+    def _candidate_cost(self, run: Callable[[], Any]) -> float:
         with torch.no_grad():
             if self.cost == "flops":
                 return float(count_flops(run)[0])

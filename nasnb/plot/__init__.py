@@ -12,6 +12,7 @@ from ._curves import plot_curves
 from ._history import plot_arch_entropy, plot_arch_graph, plot_arch_heatmap, plot_arch_weights
 from ._insight import plot_importance, plot_parallel
 from ._pareto import plot_pareto
+from ._ranking import plot_ranking
 from ._space import draw_space, plot_candidates
 from ._trials import plot_best_so_far, plot_trials
 
@@ -28,5 +29,6 @@ __all__ = [
     "plot_importance",
     "plot_parallel",
     "plot_pareto",
+    "plot_ranking",
     "plot_trials",
 ]
