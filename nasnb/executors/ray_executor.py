@@ -14,6 +14,8 @@ answers with ``inbox.answer()``.
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -76,13 +78,63 @@ class _Inbox:
                 future.set_result(prune)
 
 
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Raise ConnectionError naming ``address`` ("host:port") when nothing listens there.
+
+    ``ray.init`` retries an unreachable address for minutes; a TCP connect says it at once.
+    "auto", ``ray://`` addresses and None are left to Ray.
+
+    >>> _check_reachable("127.0.0.1:1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ConnectionError: RayExecutor: nothing answers at address '127.0.0.1:1' ...
+    """
+    match = re.fullmatch(r"\[?([\w.:\-]+?)\]?:(\d+)", address or "")
+    if match is None:
+        return
+    host, port = match.group(1), int(match.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise ConnectionError(f"RayExecutor: nothing answers at address {address!r} ({err}); expected the GCS "
+                              f"address of a running Ray head node (the port given to `ray start --head --port`, "
+                              f"6379 by default), or address=None for a local instance") from None
+
+
 class RayExecutor(Executor):
     """Each trial is a Ray task; ``concurrency`` bounds how many run at once.
 
     If Ray is not initialised yet, :meth:`start` calls ``ray.init(address, **init_kwargs)``
     (a local instance when ``address`` is None, or e.g. ``"auto"`` / ``"ray://host:10001"``
     for a cluster) and :meth:`shutdown` shuts it down again; an instance the caller
-    started is left running.
+    started is left running. Connecting to a cluster never starts or stops the cluster.
+
+    **An existing cluster.** Start Ray on the head node, then on every other node (these
+    are shell commands, not doctests)::
+
+        ray start --head --port=6379                 # on the head node
+        ray start --address=<head>:6379              # on each other node
+
+    and from the driver (on a node of the cluster) pass ``address="auto"`` or
+    ``address="<head>:6379"``; from outside the cluster, ``address="ray://<head>:10001"``
+    connects through Ray Client (needs ``pip install 'ray[client]'`` on both sides). If the
+    cluster uses token authentication, the driver needs the same token
+    (``RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``). A ``"host:port"`` where nothing
+    listens raises ``ConnectionError`` at once (``ray.init`` alone retries for minutes).
+
+    Every node must have the same versions of Python, torch, Ray and nasnb; the
+    ``evaluate`` function must be importable on every node (a module installed there, or
+    shipped with ``init_kwargs={"runtime_env": {"working_dir": ...}}``) or picklable by
+    value, and the data it reads must be reachable from every node (a shared file system,
+    object storage, or downloaded inside ``evaluate``).
+
+    ``num_cpus`` and ``num_gpus`` are what Ray reserves for each trial: a trial starts only
+    on a node with that much free, so they also bound how many trials share a node. A trial
+    may start several processes itself (e.g. ``torchrun``-style distributed training with
+    one process per GPU inside ``evaluate``) when it reserves that many CPUs/GPUs, e.g.
+    ``RayExecutor(address="auto", num_cpus=8, num_gpus=4)`` for four ranks on one node;
+    Ray does not place or count the processes a trial starts itself.
 
     A trial's time limit is enforced inside the Ray worker (a timer signal), counted from
     when the task starts; a task that does not return within ``startup_grace`` seconds
@@ -92,9 +144,14 @@ class RayExecutor(Executor):
     Parameters
     ----------
     address : str, optional
-        Cluster address for ``ray.init``; None starts a local instance.
+        Cluster address for ``ray.init``: ``"auto"``, ``"<head>:6379"`` or
+        ``"ray://<head>:10001"``; None starts a local instance (or connects to the cluster
+        named by the ``RAY_ADDRESS`` environment variable). A ``"host:port"`` where nothing
+        listens raises ``ConnectionError`` naming it at :meth:`start` (Ray itself would
+        retry for minutes).
     num_cpus, num_gpus : float
-        Resources each trial reserves. Defaults: 1 CPU, 0 GPUs.
+        Resources each trial reserves (including any processes it starts itself).
+        Defaults: 1 CPU, 0 GPUs.
     init_kwargs : dict, optional
         More arguments for ``ray.init`` (``num_cpus``, ``runtime_env``, ...).
     startup_grace : float
@@ -119,6 +176,7 @@ class RayExecutor(Executor):
     def start(self, evaluate: Callable[..., Any], slots: int, on_report: OnReport | None = None) -> None:
         ray = self._ray = _import_ray()
         if not ray.is_initialized():
+            _check_reachable(self.address)
             kwargs = {"include_dashboard": False, "log_to_driver": True, **self.init_kwargs}
             ray.init(address=self.address, **kwargs)
             self._owns_ray = True

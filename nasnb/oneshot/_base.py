@@ -12,7 +12,7 @@ import math
 import os
 import random
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -23,6 +23,7 @@ from ..exceptions import CheckpointError, TrainingError
 from ..space import SearchSpace
 from ._checkpoint import CheckpointMixin
 from ._data import TrainingData
+from ._distributed import SINGLE, join, local_device
 from .history import ArchHistory
 
 __all__ = ["CheckpointError", "OneShotTrainer", "TrainingError", "accuracy"]
@@ -124,10 +125,12 @@ class OneShotTrainer(CheckpointMixin):
         if device is None:
             p = next(self.model.parameters(), None)
             device = p.device if p is not None else torch.device("cpu")
-        self.device = torch.device(device)
+        self.device = local_device(torch.device(device))
+        #: This process's place in a ``torch.distributed`` run (``dist.world_size == 1``: a single process).
+        self.dist = join(self.device)
         self.data = TrainingData(dataset_train, dataset_valid, arch_data, batch_size=batch_size, workers=workers,
                                  seed=seed, device=self.device, owner=type(self).__name__,
-                                 arch_split=self.arch_split if self.uses_arch_data else None)
+                                 arch_split=self.arch_split if self.uses_arch_data else None, dist=self.dist)
         self.model.to(self.device)
         self.loss = loss.to(self.device) if isinstance(loss, nn.Module) else loss
         self.metrics = metrics
@@ -150,6 +153,8 @@ class OneShotTrainer(CheckpointMixin):
         self._progress: float | None = None  # fractional epoch of the current step, set by train()
         self._arch_stream: Iterator[Any] | None = None  # architecture batches for step() called without one
         self._live: Any = None
+        self._ddp_model: nn.Module | None = None  # the weights' DistributedDataParallel wrapper (first step)
+        self._joined = False  # the first distributed step broadcast rank 0's state
         for cb in self.callbacks:
             cb.build(self)
 
@@ -214,8 +219,8 @@ class OneShotTrainer(CheckpointMixin):
         raise NotImplementedError
 
     # -------------------------------------------------------------- loss
-    def _forward_loss(self, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
-        output = self.model(x)
+    def _forward_loss(self, x: Any, y: Any, model: nn.Module | None = None) -> tuple[Any, torch.Tensor]:
+        output = (model or self.model)(x)
         if isinstance(output, tuple) and len(output) == 2 and self.aux_weight:
             logits, aux = output
             loss = self._scalar(self.loss(logits, y)) + self.aux_weight * self._scalar(self.loss(aux, y))
@@ -242,6 +247,50 @@ class OneShotTrainer(CheckpointMixin):
                 f"(lower the learning rate or check the data); the architecture was not updated with it"
             )
         return value
+
+    def _weight_forward_loss(self, x: Any, y: Any) -> tuple[Any, torch.Tensor]:
+        """Forward and loss of a weight step: through ``DistributedDataParallel`` when distributed.
+
+        DDP averages the weights' gradients over the ranks during ``backward`` (so the
+        step is that of the ranks' batches together); every other forward (architecture
+        steps, validation, scoring) runs the plain model and synchronises what it needs
+        itself.
+        """
+        return self._forward_loss(x, y, self._ddp_model)
+
+    def _join_ranks(self, x: Any, y: Any) -> None:
+        """At the first step of every rank: rank 0's architecture parameters everywhere, and the DDP wrapper.
+
+        DDP (which broadcasts rank 0's weights) wraps the model when it has trainable
+        weights; ``x``, ``y`` is the step's batch (for :meth:`_ddp_find_unused`).
+        """
+        self._joined = True
+        self.dist.broadcast_(self._arch_tensors())
+        if any(p.requires_grad for p in self.model.parameters()):
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" and self.device.index is not None else None
+            self._ddp_model = DistributedDataParallel(self.model, device_ids=ids,
+                                                      find_unused_parameters=self._ddp_find_unused(x, y))
+
+    def _ddp_find_unused(self, x: Any, y: Any) -> bool:
+        """``find_unused_parameters`` of DDP: a single-path step (SPOS, ENAS, ProxylessNAS) leaves the other
+        candidates without gradients, so DDP must look for them every step (the ranks run the same path, so they
+        agree on which)."""
+        return True
+
+    def _leave_distributed(self) -> None:
+        """Become a single-process trainer again (after :func:`~nasnb.oneshot.launch`: the process group is gone)."""
+        self.dist = self.data.dist = SINGLE
+        self._ddp_model, self._joined = None, False
+
+    def _arch_tensors(self) -> list[torch.Tensor]:
+        """The architecture parameters (broadcast from rank 0 when the run goes distributed)."""
+        return []
+
+    def _sync_arch_grads(self, params: Iterable[torch.Tensor]) -> None:
+        """Average the ``.grad`` of architecture parameters over the ranks (before their optimizer steps)."""
+        self.dist.mean_(p.grad for p in params if p.grad is not None)
 
     def _weight_update(self, loss: torch.Tensor) -> None:
         if self.optimizer is None:  # a supernet without trainable weights
@@ -306,6 +355,8 @@ class OneShotTrainer(CheckpointMixin):
             self._stepping = True
         if not self.model.training:
             self.model.train()
+        if self.dist.enabled and not self._joined:
+            self._join_ranks(x, y)
         stats = self._train_step(x, y, arch_batch)
         self.global_step += 1
         if self.history_every and self.global_step % self.history_every == 0:
@@ -351,7 +402,8 @@ class OneShotTrainer(CheckpointMixin):
         """
         from ._live import make_monitor
 
-        self._live = make_monitor(self, self.progress, self.live_plot)
+        main = self.dist.is_main  # progress and plots on rank 0 only
+        self._live = make_monitor(self, self.progress if main else False, self.live_plot if main else False)
         for cb in self.callbacks:
             cb.on_train_begin()
         warned = False
@@ -484,6 +536,9 @@ class OneShotTrainer(CheckpointMixin):
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v * n
             total += n
+        if self.dist.enabled:  # every rank scored its shard: the mean over all of them
+            sums = self.dist.sum_floats({**sums, "\0total": float(total)})
+            total = int(sums.pop("\0total"))
         if total == 0:
             raise TrainingError(f"{what} yielded no batches; expected at least one batch")
         return {k: v / total for k, v in sums.items()}

@@ -137,9 +137,16 @@ class CheckpointMixin:
 
     def save_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`state_dict` to ``path`` (``torch.save``), atomically: a failed
-        write (a full disk, a crash) leaves the previous file as it was."""
-        state = self.state_dict()
-        save_with(path, lambda f: torch.save(state, f))
+        write (a full disk, a crash) leaves the previous file as it was.
+
+        Under ``torch.distributed`` every rank calls it and rank 0 writes (the ranks hold
+        the same state); all return once the file is there."""
+        dist = getattr(self, "dist", None)
+        if dist is None or dist.is_main:
+            state = self.state_dict()
+            save_with(path, lambda f: torch.save(state, f))
+        if dist is not None:
+            dist.barrier()
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
         """Resume from a file written by :meth:`save_checkpoint` (or the Checkpoint callback).

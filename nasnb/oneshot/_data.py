@@ -8,6 +8,7 @@ with a generator seeded from ``seed`` and a salt (the epoch), so runs repeat; a 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from .._device import to_device
 from ..exceptions import TrainingError
+from ._distributed import SINGLE, DistContext, ShardSampler
 
 __all__ = ["TrainingData"]
 
@@ -66,6 +68,8 @@ class TrainingData:
         Share of ``train`` held out for the architecture updates (None: no split).
     owner : str
         The trainer's name, for error messages.
+    dist : DistContext
+        The ``torch.distributed`` context; Datasets are sharded over its ranks.
 
     Raises
     ------
@@ -83,7 +87,7 @@ class TrainingData:
     """
 
     def __init__(self, train: Any, valid: Any, arch: Any, *, batch_size: int, workers: int, seed: int,
-                 device: torch.device, arch_split: float | None, owner: str):
+                 device: torch.device, arch_split: float | None, owner: str, dist: DistContext = SINGLE):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
         if train is None:
@@ -92,6 +96,8 @@ class TrainingData:
             if data is not None:
                 self.check(what, data)
         self.batch_size, self.workers, self.seed, self.device = batch_size, workers, seed, device
+        self.dist = dist
+        self._warned_loader = False
         self.owner = owner
         self.valid = valid
         self.train, self.arch = self._split(train, arch, arch_split)
@@ -125,13 +131,28 @@ class TrainingData:
         return Subset(data, range(n - n_arch)), Subset(data, range(n - n_arch, n))
 
     def loader(self, data: Any, shuffle: bool, salt: int) -> Iterable[Any]:
-        """Batches of ``data``: a loader as given; a Dataset batched, shuffled by ``seed`` and ``salt``."""
+        """Batches of ``data``: a loader as given; a Dataset batched, shuffled by ``seed`` and ``salt``.
+
+        Under ``torch.distributed`` (``self.dist``) a Dataset is sharded: each rank gets
+        ``batch_size`` samples per batch from its share of the same order
+        (:class:`~nasnb.oneshot._distributed.ShardSampler`; shuffled data is cut to an
+        equal number of samples per rank). A loader is used as given on every rank, with a
+        warning: shard it yourself (``DistributedSampler``) or pass a Dataset.
+        """
         if _is_loader(data):
+            if self.dist.enabled and not self._warned_loader:
+                self._warned_loader = True
+                warnings.warn(f"{self.owner}: a data loader is used as given on each of the {self.dist.world_size} "
+                              f"ranks, so every rank sees the same batches; pass a Dataset (sharded for you) or give "
+                              f"the loader a DistributedSampler", stacklevel=3)
             loader: Iterable[Any] = data
             return loader
         g = torch.Generator()
         g.manual_seed(self.seed * 1_000_003 + salt)
-        sampler = RandomSampler(data, generator=g) if shuffle else None
+        sampler: Any = RandomSampler(data, generator=g) if shuffle else None
+        if self.dist.enabled:
+            sampler = ShardSampler(data, rank=self.dist.rank, world_size=self.dist.world_size, shuffle=shuffle,
+                                   generator=g, even=shuffle)
         return DataLoader(data, batch_size=self.batch_size, sampler=sampler, num_workers=self.workers)
 
     def train_batches(self, epoch: int) -> Iterable[Any]:

@@ -1,9 +1,9 @@
 """Callbacks for the one-shot trainers: checkpoints, exported architectures, LR schedules.
 
 A callback sees the trainer through :meth:`Callback.build` and hears the loop's events;
-the trainers write nothing to disk unless a callback here does. Every file is written
-atomically (a temporary file beside it, then a rename): a crash or a full disk during a
-save leaves the previous file as it was.
+the trainers write nothing to disk unless a callback here does (under ``torch.distributed``
+only rank 0 writes). Every file is written atomically (a temporary file beside it, then a
+rename): a crash or a full disk during a save leaves the previous file as it was.
 
 Examples
 --------
@@ -68,12 +68,19 @@ class _DirCallback(Callback):
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         return self.checkpoint_dir / name
 
+    @property
+    def _writes(self) -> bool:
+        """Whether this process writes files: rank 0 only under ``torch.distributed``."""
+        return bool(getattr(getattr(self.trainer, "dist", None), "is_main", True))
+
 
 class ArchitectureCheckpoint(_DirCallback):
     """Write the exported architecture to ``<dir>/epoch_{n}.json`` after every epoch (NNI name)."""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        arch = self.trainer.export()
+        arch = self.trainer.export()  # on every rank (SPOS's default search is a collective)
+        if not self._writes:
+            return
         with atomic_file(self._path(f"epoch_{epoch}.json"), "w") as f:
             json.dump(dict(arch), f, indent=2)
             f.write("\n")
@@ -83,6 +90,8 @@ class ModelCheckpoint(_DirCallback):
     """Save the supernet's ``state_dict`` to ``<dir>/epoch_{n}.pth.tar`` after every epoch (NNI name)."""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if not self._writes:
+            return
         model = self.trainer.model
         model = getattr(model, "module", model)  # unwrap DataParallel
         state = model.state_dict()

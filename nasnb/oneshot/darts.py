@@ -176,7 +176,7 @@ class DartsTrainer(OneShotTrainer):
     arch_lr_arg = "arc_learning_rate"
     arch_split = 0.5
     uses_arch_data = True
-    #: The skip share (see the module docstring) above which the collapse warning fires.
+        #: The skip share (see the module docstring) above which the collapse warning fires.
     skip_warn_share = 0.5
 
     def __init__(self, model: Any, loss: Any, metrics: Any = None, optimizer: Any = None, num_epochs: int = 1,
@@ -263,6 +263,22 @@ class DartsTrainer(OneShotTrainer):
             else:
                 out[key] = spec.n_chosen * torch.softmax(alpha, -1)
         return out
+
+    def _arch_tensors(self) -> list[torch.Tensor]:
+        return list(self.alphas.values())
+
+    def _ddp_find_unused(self, x: Any, y: Any) -> bool:
+        """Whether a weight step leaves weights without gradients (e.g. an auxiliary head with ``aux_weight=0``):
+        every step of DARTS uses the same weights, so one dry run on the first batch tells (in eval mode, so
+        that BatchNorm statistics stay as they are)."""
+        self.mixer.refresh()
+        self.model.eval()
+        try:
+            _, loss = self._forward_loss(x, y)
+        finally:
+            self.model.train()
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return any(g is None for g in torch.autograd.grad(loss, params, allow_unused=True))
 
     def aux_beta(self, epoch: float | None = None) -> float:
         """DARTS-'s ``beta`` in ``epoch`` (default the current ``trainer.epoch``): ``aux_skip * (1 - epoch / num_epochs)``.
@@ -371,10 +387,11 @@ class DartsTrainer(OneShotTrainer):
                 _, loss_a = self._forward_loss(xa, ya)
                 arch_loss = self._finite(float(loss_a.detach()), "architecture (validation) loss")
                 loss_a.backward()  # type: ignore[no-untyped-call]  # torch stubs leave Tensor.backward unannotated
+            self._sync_arch_grads(self.alphas.values())  # every rank holds the same alphas
             self.arch_optimizer.step()
             stats["arch_loss"] = arch_loss
         self.mixer.refresh()
-        _, loss = self._forward_loss(x, y)
+        _, loss = self._weight_forward_loss(x, y)
         stats["loss"] = self._finite(float(loss.detach()), "training loss")
         self._weight_update(loss)
         return stats
@@ -397,7 +414,8 @@ class DartsTrainer(OneShotTrainer):
         lr, momentum, wd = group["lr"], group.get("momentum", 0.0), group.get("weight_decay", 0.0)
         self.mixer.refresh()
         _, loss = self._forward_loss(x, y)
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        grads = list(torch.autograd.grad(loss, params, allow_unused=True))
+        self.dist.mean_(g for g in grads if g is not None)  # the virtual step of all ranks' batches together
         backup = [p.detach().clone() for p in params]
         with torch.no_grad():
             for p, g in zip(params, grads):
@@ -427,6 +445,7 @@ class DartsTrainer(OneShotTrainer):
                     p.copy_(b)
         d_alpha = [torch.zeros_like(a) if g is None else g for a, g in zip(alphas, grads[: len(alphas)])]
         d_w = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads[len(alphas):])]
+        self.dist.mean_(d_w)  # the Hessian term is linear in the training loss: local batch, global vector
         hessian = self._hessian_vector_product(d_w, x, y)
         for a, da, h in zip(alphas, d_alpha, hessian):
             a.grad = da - lr * h

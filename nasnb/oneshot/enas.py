@@ -346,13 +346,16 @@ class EnasTrainer(OneShotTrainer):
         self.space.set_indices(arch, check=checked)
 
     # -------------------------------------------------------------- steps
+    def _arch_tensors(self) -> list[torch.Tensor]:
+        return list(self.controller.parameters())
+
     def _train_step(self, x: Any, y: Any, arch_batch: Any) -> dict[str, float]:
         if not self._queue:
             with torch.no_grad():
                 sample = self.controller(64, generator=self.generator)
             self._queue = self.controller.decode(sample["choices"])[::-1]
         self._set(self._queue.pop(), checked=False)
-        _, loss = self._forward_loss(x, y)
+        _, loss = self._weight_forward_loss(x, y)
         value = self._finite(float(loss.detach()), "training loss")
         self._weight_update(loss)
         return {"loss": value}
@@ -365,12 +368,24 @@ class EnasTrainer(OneShotTrainer):
     def train_controller(self, epoch: int | None = None) -> dict[str, float]:
         """``controller_steps`` REINFORCE updates of the controller on the architecture data.
 
+        Under ``torch.distributed`` rank 0 trains the controller on its share of the
+        architecture data and broadcasts it (with its baseline and the sampling
+        generator's state), so every rank samples the same paths afterwards.
+
         :meth:`train` runs them after each epoch of weight steps; a loop of your own over
         :meth:`step` calls this where it wants the controller trained. Returns the mean
         ``reward`` (empty if ``controller_steps`` is 0).
         """
         self._queue = []
-        logs = self._train_controller(self.epoch if epoch is None else epoch)
+        if self.dist.is_main:
+            logs = self._train_controller(self.epoch if epoch is None else epoch)
+        else:
+            logs = {}
+        if self.dist.enabled:  # trained on rank 0; every rank samples the same paths from the same controller
+            self.dist.broadcast_(self.controller.parameters())
+            logs, self.baseline, state = self.dist.broadcast_object((logs, self.baseline, self.generator.get_state()))
+            self.generator.set_state(state)
+            self._weights_cache = None
         self._queue = []
         return logs
 

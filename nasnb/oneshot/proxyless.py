@@ -306,13 +306,16 @@ class ProxylessTrainer(OneShotTrainer):
     def _exit(self) -> None:
         self.space.clear_mixer()
 
+    def _arch_tensors(self) -> list[torch.Tensor]:
+        return list(self.alphas.values())
+
     def _train_step(self, x: Any, y: Any, arch_batch: Any) -> dict[str, float]:
         stats: dict[str, float] = {}
         warm = self.epoch < self.warmup_epochs
         if not warm and self.arch_optimizer is not None and self.global_step % self.arch_update_every == 0:
             stats.update(self._arch_step(*arch_batch))
         self._sample_active(uniform=warm)
-        _, loss = self._forward_loss(x, y)
+        _, loss = self._weight_forward_loss(x, y)
         stats["loss"] = self._finite(float(loss.detach()), "training loss")
         self._weight_update(loss)
         return stats
@@ -358,6 +361,7 @@ class ProxylessTrainer(OneShotTrainer):
                     a = self.alphas[key]
                     a.grad = cg if a.grad is None else a.grad + cg
             stats["cost_penalty"] = float(penalty.detach())
+        self._sync_arch_grads(self.alphas.values())  # every rank holds the same architecture parameters
         arch_optimizer.step()
         self._refresh_probs()
         return stats

@@ -244,7 +244,7 @@ class SPOSTrainer(OneShotTrainer):
             for i in idx:
                 c[i] += 1
         self._n_samples += 1
-        _, loss = self._forward_loss(x, y)
+        _, loss = self._weight_forward_loss(x, y)
         value = self._finite(float(loss.detach()), "training loss")
         self._weight_update(loss)
         return {"loss": value}
