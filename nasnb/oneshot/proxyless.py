@@ -309,6 +309,11 @@ class ProxylessTrainer(OneShotTrainer):
     def _arch_tensors(self) -> list[torch.Tensor]:
         return list(self.alphas.values())
 
+    def _join_ranks(self, x: Any, y: Any) -> None:
+        super()._join_ranks(x, y)
+        if self.cost is not None:  # measured latencies differ between processes: rank 0's for all
+            self._costs = self.dist.broadcast_object(self.costs)
+
     def _train_step(self, x: Any, y: Any, arch_batch: Any) -> dict[str, float]:
         stats: dict[str, float] = {}
         warm = self.epoch < self.warmup_epochs

@@ -241,3 +241,18 @@ def test_darts_with_an_auxiliary_head_used_or_not(tmp_path, aux_weight):
     assert ranks[0]["unused"] == ranks[1]["unused"] == (aux_weight == 0.0)  # found by the dry run
     assert torch.equal(ranks[0]["aux"], ranks[1]["aux"])
     assert torch.equal(ranks[0]["aux"], make().model.aux.weight) == (aux_weight == 0.0)  # trained only when used
+
+
+def test_proxyless_latency_costs_are_rank_0s_on_every_rank(tmp_path):
+    make = _make(ProxylessTrainer, 8, epochs=1, cost="latency", cost_weight=0.5)
+
+    def run(trainer):
+        trainer.train(validate=False)
+        torch.save({"costs": trainer.costs, "arch": [a.detach().clone() for a in trainer._arch_tensors()]},
+                   tmp_path / f"rank{trainer.dist.rank}.pt")
+
+    launch(make, nprocs=2, run=run)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    assert ranks[0]["costs"] == ranks[1]["costs"] and ranks[0]["costs"]  # measured timings differ per process
+    for a, b in zip(ranks[0]["arch"], ranks[1]["arch"]):
+        assert torch.equal(a, b)
