@@ -28,6 +28,11 @@ The trainer initialises the process group from the environment when the script h
   path at every step; ENAS trains its controller on rank 0 and broadcasts it;
 * validation (and SPOS's search scores) are means over every rank's share; progress bars,
   live plots and checkpoint files are rank 0's; ``export()`` is the same on every rank.
+
+BatchNorm normalises each rank's share on its own: for the single-process equivalence
+convert the model with ``nn.SyncBatchNorm.convert_sync_batchnorm(model)`` (GPUs) before
+building the trainer. A training set whose size is not a multiple of N loses up to N - 1
+samples per epoch, so that every rank takes the same number of steps.
 """
 
 from __future__ import annotations
