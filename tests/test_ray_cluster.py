@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,18 +29,13 @@ else:
 
 import nasnb  # noqa: E402
 from nasnb.executors import RayExecutor  # noqa: E402
+from nasnb.oneshot.launch import _free_port  # noqa: E402
 
 from .test_experiment import behaviour_net, evaluate, statuses  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 START_S = 120.0  # how long `ray start --head` may take (about 20 s on 2 slow cores)
 RANK_WAIT_S = 30.0  # how long a rank waits for the others (only a broken setup waits it out)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _group_alive(pgid: int) -> bool:
@@ -199,8 +193,6 @@ def test_a_trial_runs_several_processes_on_the_cpus_it_reserves(cluster, tmp_pat
 
 
 def test_an_address_where_nothing_listens_is_refused_at_once():
-    from nasnb.oneshot.launch import _free_port
-
     if ray.is_initialized():
         ray.shutdown()
     port = _free_port()  # nothing listens there
